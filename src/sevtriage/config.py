@@ -1,0 +1,321 @@
+"""Loading and validating the triage data files in ``rules/``.
+
+Files (all YAML):
+
+- ``signals.yaml``: the vocabulary of facts (signal name -> description).
+- ``lexicons/<lang>.yaml``: per-language patterns that turn text into those facts.
+- ``severity.yaml``: the severity rules over the facts (run by the rules engine).
+
+Every problem in every file is collected and raised together as one ``ConfigError`` naming the file
+and key, so an analyst fixes a broken edit in one pass. Nothing here touches the rules engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sevtriage.errors import ConfigError, ConfigProblem
+
+SEVERITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")
+SEVERITY_LABELS: dict[str, str] = {"P1": "Urgent", "P2": "High", "P3": "Medium", "P4": "Low"}
+# Names the engine keeps in its session state or that mark a ticket fact: a signal may not use them
+# (a condition on a state field makes durable-rules loop forever).
+RESERVED_NAMES = frozenset({"id", "sid", "fired", "ticket", "exception", "label", "$s"})
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SignalsFile(_Strict):
+    version: int
+    signals: dict[str, str] = Field(min_length=1)
+
+
+class NegationSpec(_Strict):
+    cues: list[str] = Field(min_length=1)
+    window: int = Field(default=4, ge=1, le=12)
+    breaks: list[str] = Field(default_factory=list)
+
+
+class SignalPatterns(_Strict):
+    patterns: list[str] = Field(min_length=1)
+    negated_as: str | None = None
+    negatable: bool = True
+
+
+class LexiconFile(_Strict):
+    language: str = Field(pattern=r"^[a-z]{2,3}$")
+    name: str
+    stopwords: list[str] = Field(min_length=5)
+    negation: NegationSpec
+    hedges: list[str] = Field(default_factory=list)
+    quote_markers: list[str] = Field(default_factory=list)
+    signals: dict[str, SignalPatterns]
+
+
+class Condition(_Strict):
+    all: list[str] = Field(default_factory=list)
+    any: list[str] = Field(default_factory=list)
+    none: list[str] = Field(default_factory=list)
+
+    def signal_names(self) -> list[str]:
+        return [*self.all, *self.any, *self.none]
+
+
+class SeverityRule(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    severity: Literal["P1", "P2", "P3", "P4"]
+    priority: int = Field(ge=1)
+    confidence: float = Field(gt=0.0, le=1.0)
+    when: Condition
+    explain: dict[str, str]
+
+
+class SeverityFile(_Strict):
+    version: int
+    default_severity: Literal["P1", "P2", "P3", "P4"]
+    default_confidence: float = Field(ge=0.0, le=1.0)
+    review_below: float = Field(ge=0.0, le=1.0)
+    hedge_penalty: float = Field(default=0.15, ge=0.0, le=1.0)
+    no_rule_explain: dict[str, str]
+    rules: list[SeverityRule] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class CompiledSignal:
+    name: str
+    regex: re.Pattern[str]
+    negated_as: str | None
+    negatable: bool
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    language: str
+    name: str
+    stopwords: frozenset[str]
+    negation_cues: re.Pattern[str]
+    negation_window: int
+    clause_break: re.Pattern[str]
+    hedges: re.Pattern[str] | None
+    quote_markers: tuple[re.Pattern[str], ...]
+    signals: tuple[CompiledSignal, ...]
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """Everything the triage core needs from ``rules/``, validated, with its version."""
+
+    directory: Path
+    signal_names: tuple[str, ...]
+    signal_descriptions: dict[str, str]
+    lexicons: dict[str, Lexicon]
+    severity: SeverityFile
+    version: str
+    files: tuple[Path, ...] = field(default=())
+
+
+def default_rules_dir() -> Path:
+    """The rules folder: ``$SEVTRIAGE_RULES_DIR`` or the repository's ``rules/``."""
+    env = os.environ.get("SEVTRIAGE_RULES_DIR")
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "rules"
+    if not path.is_dir():
+        raise ConfigError(
+            [ConfigProblem(str(path), "", "rules directory not found; set SEVTRIAGE_RULES_DIR")]
+        )
+    return path
+
+
+def files_version(prefix: str, files: list[Path], root: Path) -> str:
+    """A short content hash over the files' relative names and bytes: changes iff a file changes."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return f"{prefix}-{digest.hexdigest()[:12]}"
+
+
+def _read_yaml(path: Path, problems: list[ConfigProblem]) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(ConfigProblem(str(path), "", f"cannot read file: {exc}"))
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        problems.append(ConfigProblem(str(path), where, f"invalid YAML: {reason}"))
+        return None
+
+
+def _validate(
+    model: type[_M], data: Any, path: Path, problems: list[ConfigProblem]
+) -> _M | None:
+    if data is None:
+        problems.append(ConfigProblem(str(path), "", "file is empty or unreadable"))
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+            problems.append(ConfigProblem(str(path), loc, err["msg"]))
+        return None
+
+
+def _compile(pattern: str, path: Path, loc: str, problems: list[ConfigProblem]) -> str | None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        problems.append(ConfigProblem(str(path), loc, f"bad regular expression {pattern!r}: {exc}"))
+        return None
+    return pattern
+
+
+def _words_regex(words: list[str]) -> re.Pattern[str]:
+    alternatives = sorted({w.strip().lower() for w in words if w.strip()}, key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in alternatives) + r")(?!\w)")
+
+
+def _build_lexicon(
+    lex: LexiconFile, path: Path, vocabulary: set[str], problems: list[ConfigProblem]
+) -> Lexicon | None:
+    before = len(problems)
+    if path.stem != lex.language:
+        problems.append(
+            ConfigProblem(str(path), "language", f"{lex.language!r} must match the file name")
+        )
+    compiled: list[CompiledSignal] = []
+    for name, spec in lex.signals.items():
+        if name not in vocabulary:
+            problems.append(
+                ConfigProblem(str(path), f"signals.{name}", "unknown signal (not in signals.yaml)")
+            )
+        if spec.negated_as is not None and spec.negated_as not in vocabulary:
+            problems.append(
+                ConfigProblem(
+                    str(path), f"signals.{name}.negated_as", f"unknown signal {spec.negated_as!r}"
+                )
+            )
+        good = [
+            p
+            for i, pat in enumerate(spec.patterns)
+            if (p := _compile(pat, path, f"signals.{name}.patterns[{i}]", problems)) is not None
+        ]
+        if good:
+            regex = re.compile("|".join(f"(?:{p})" for p in good))
+            compiled.append(CompiledSignal(name, regex, spec.negated_as, spec.negatable))
+    quote = [
+        p
+        for i, pat in enumerate(lex.quote_markers)
+        if (p := _compile(pat, path, f"quote_markers[{i}]", problems)) is not None
+    ]
+    if len(problems) > before:
+        return None
+    breaks = [re.escape(b) if not b.isalpha() else rf"\b{re.escape(b)}\b" for b in lex.negation.breaks]
+    return Lexicon(
+        language=lex.language,
+        name=lex.name,
+        stopwords=frozenset(w.lower() for w in lex.stopwords),
+        negation_cues=_words_regex(lex.negation.cues),
+        negation_window=lex.negation.window,
+        clause_break=re.compile("|".join(breaks) if breaks else r"[.;!?\n]"),
+        hedges=_words_regex(lex.hedges) if lex.hedges else None,
+        quote_markers=tuple(re.compile(p, re.MULTILINE) for p in quote),
+        signals=tuple(compiled),
+    )
+
+
+def _check_severity(sev: SeverityFile, path: Path, vocab: set[str], problems: list[ConfigProblem]) -> None:
+    seen_ids: dict[str, int] = {}
+    seen_pri: dict[int, str] = {}
+    for i, rule in enumerate(sev.rules):
+        loc = f"rules[{i}] ({rule.id})"
+        if rule.id in seen_ids:
+            problems.append(ConfigProblem(str(path), loc, f"duplicate rule id (also rules[{seen_ids[rule.id]}])"))
+        seen_ids[rule.id] = i
+        if rule.priority in seen_pri:
+            problems.append(
+                ConfigProblem(str(path), f"{loc}.priority", f"priority {rule.priority} already used by {seen_pri[rule.priority]}")
+            )
+        seen_pri[rule.priority] = rule.id
+        if not rule.when.all and not rule.when.any:
+            problems.append(ConfigProblem(str(path), f"{loc}.when", "needs at least one 'all' or 'any' signal"))
+        for part in ("all", "any", "none"):
+            for j, name in enumerate(getattr(rule.when, part)):
+                if name not in vocab:
+                    problems.append(
+                        ConfigProblem(str(path), f"{loc}.when.{part}[{j}]", f"unknown signal {name!r}")
+                    )
+        if "en" not in rule.explain:
+            problems.append(ConfigProblem(str(path), f"{loc}.explain", "needs at least an 'en' text"))
+    if "en" not in sev.no_rule_explain:
+        problems.append(ConfigProblem(str(path), "no_rule_explain", "needs at least an 'en' text"))
+
+
+def load_rules(directory: Path | None = None) -> RulesConfig:
+    """Load and validate ``signals.yaml``, ``lexicons/*.yaml`` and ``severity.yaml``.
+
+    Raises ``ConfigError`` listing every problem found in every file.
+    """
+    root = directory if directory is not None else default_rules_dir()
+    problems: list[ConfigProblem] = []
+    signals_path = root / "signals.yaml"
+    severity_path = root / "severity.yaml"
+    lexicon_paths = sorted((root / "lexicons").glob("*.yaml"))
+    for required in (signals_path, severity_path):
+        if not required.is_file():
+            problems.append(ConfigProblem(str(required), "", "required file is missing"))
+    if not lexicon_paths:
+        problems.append(ConfigProblem(str(root / "lexicons"), "", "no lexicon files (*.yaml) found"))
+    if problems:
+        raise ConfigError(problems)
+
+    signals = _validate(SignalsFile, _read_yaml(signals_path, problems), signals_path, problems)
+    vocab: set[str] = set()
+    if signals is not None:
+        for name in signals.signals:
+            if not _NAME_RE.match(name) or name in RESERVED_NAMES:
+                problems.append(
+                    ConfigProblem(str(signals_path), f"signals.{name}", "must be a lower_snake_case name and not reserved")
+                )
+        vocab = set(signals.signals)
+
+    lexicons: dict[str, Lexicon] = {}
+    for path in lexicon_paths:
+        lex = _validate(LexiconFile, _read_yaml(path, problems), path, problems)
+        if lex is not None and (built := _build_lexicon(lex, path, vocab, problems)) is not None:
+            lexicons[built.language] = built
+
+    severity = _validate(SeverityFile, _read_yaml(severity_path, problems), severity_path, problems)
+    if severity is not None:
+        _check_severity(severity, severity_path, vocab, problems)
+    if problems:
+        raise ConfigError(problems)
+    assert signals is not None and severity is not None
+    files = [signals_path, severity_path, *lexicon_paths]
+    return RulesConfig(
+        directory=root,
+        signal_names=tuple(signals.signals),
+        signal_descriptions=dict(signals.signals),
+        lexicons=lexicons,
+        severity=severity,
+        version=files_version("rules", files, root),
+        files=tuple(files),
+    )

@@ -1,0 +1,196 @@
+"""Text -> signals: the facts the severity rules test, each with the exact words that support it.
+
+Pure functions of the ticket text and the loaded lexicons. The text is *folded* first (lower case,
+accents removed, HTML tags and quoted replies blanked) without changing its length, so every match
+in the folded text is an exact span of the original text: that span is the evidence shown to agents.
+
+Every lexicon is applied to every ticket, so mixed-language tickets work; the detected language
+only chooses the language of the explanations.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sevtriage.config import Lexicon, RulesConfig
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One match of a signal pattern: where it is and what it says."""
+
+    signal: str
+    field: str
+    start: int
+    end: int
+    text: str
+    language: str
+    hedged: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "signal": self.signal,
+            "field": self.field,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+        }
+        if self.hedged:
+            out["hedged"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class SignalReport:
+    """The facts of one ticket: every signal true/false, with evidence and negated mentions."""
+
+    facts: dict[str, bool]
+    evidence: dict[str, list[Evidence]] = field(default_factory=dict)
+    negated: list[Evidence] = field(default_factory=list)
+    language: str = "en"
+
+    def true_signals(self) -> list[str]:
+        return [name for name, value in self.facts.items() if value]
+
+
+def _fold_table() -> dict[int, str]:
+    """Map accented Latin letters and typographic quotes to one plain character each."""
+    table: dict[int, str] = {}
+    for code in range(0xC0, 0x250):
+        char = chr(code)
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+        if len(base) == 1 and base != char:
+            table[code] = base.lower()
+    for quote in "\u2018\u2019\u201b\u2032\u00b4`":
+        table[ord(quote)] = "'"
+    for dquote in "\u201c\u201d\u201e\u00ab\u00bb":
+        table[ord(dquote)] = '"'
+    table[0xA0] = " "
+    return table
+
+
+_FOLD = _fold_table()
+_TAG = re.compile(r"<[^<>]{0,500}>")
+_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,6});")
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents, blank HTML tags and entities; the result has the same length."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # rare characters whose lower case is longer (e.g. 'İ')
+        lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    folded = lowered.translate(_FOLD)
+    if "<" in folded:
+        folded = _TAG.sub(lambda m: " " * len(m.group()), folded)
+    if "&" in folded:
+        folded = _ENTITY.sub(lambda m: " " * len(m.group()), folded)
+    return folded
+
+
+def blank_quotes(folded: str, lexicons: Mapping[str, Lexicon]) -> str:
+    """Blank quoted earlier messages ("> ...", "On ... wrote:"): their words are not this ticket's."""
+    for lex in lexicons.values():
+        for marker in lex.quote_markers:
+            if marker.search(folded):
+                folded = marker.sub(lambda m: " " * len(m.group()), folded)
+    return folded
+
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def detect_language(folded: str, lexicons: Mapping[str, Lexicon], default: str = "en") -> str:
+    """The lexicon language whose stopwords occur most often; ``default`` on a tie or no words."""
+    counts: dict[str, int] = dict.fromkeys(lexicons, 0)
+    for word in _WORD.findall(folded[:5000]):
+        for lang, lex in lexicons.items():
+            if word in lex.stopwords:
+                counts[lang] += 1
+    if not counts:
+        return default
+    best = max(counts.values())
+    winners = sorted(lang for lang, n in counts.items() if n == best)
+    if best == 0 or len(winners) > 1:
+        return default if default in lexicons else winners[0]
+    return winners[0]
+
+
+def _preceding_clause(folded: str, start: int, lex: Lexicon) -> str:
+    """The words before ``start`` in the same clause, at most the lexicon's negation window."""
+    window_start = max(0, start - 80)
+    before = folded[window_start:start]
+    last_break = None
+    for m in lex.clause_break.finditer(before):
+        last_break = m
+    if last_break is not None:
+        before = before[last_break.end() :]
+    words = before.split()
+    return " ".join(words[-lex.negation_window :])
+
+
+def _scan_lexicon(
+    folded: str, original: str, body_offset: int, lex: Lexicon
+) -> tuple[list[Evidence], list[Evidence], list[Evidence]]:
+    """Matches of one lexicon: (positive, counted-as-another-signal, negated) evidence."""
+    positive: list[Evidence] = []
+    redirected: list[Evidence] = []
+    negated: list[Evidence] = []
+    for sig in lex.signals:
+        for m in sig.regex.finditer(folded):
+            start, end = m.span()
+            if end == start:
+                continue
+            context = _preceding_clause(folded, start, lex) if sig.negatable else ""
+            in_subject = start < body_offset
+            shift = 0 if in_subject else body_offset
+            ev = Evidence(
+                signal=sig.name,
+                field="subject" if in_subject else "body",
+                start=start - shift,
+                end=end - shift,
+                text=original[start:end].strip(),
+                language=lex.language,
+                hedged=bool(lex.hedges and context and lex.hedges.search(context)),
+            )
+            if context and lex.negation_cues.search(context):
+                negated.append(ev)
+                if sig.negated_as is not None:
+                    redirected.append(
+                        Evidence(sig.negated_as, ev.field, ev.start, ev.end, ev.text, ev.language)
+                    )
+            else:
+                positive.append(ev)
+    return positive, redirected, negated
+
+
+def extract_signals(
+    subject: str, body: str, config: RulesConfig, language: str | None = None
+) -> SignalReport:
+    """Find every signal of ``config`` in the subject and body of a ticket.
+
+    ``language`` forces the explanation language; otherwise it is detected from the text.
+    Evidence offsets are relative to the field (``subject`` or ``body``) they were found in.
+    """
+    original = f"{subject}\n{body}" if subject else body
+    body_offset = len(subject) + 1 if subject else 0
+    folded = blank_quotes(fold(original), config.lexicons)
+    lang = language or detect_language(folded, config.lexicons)
+
+    evidence: dict[str, list[Evidence]] = {}
+    negated: list[Evidence] = []
+    seen: set[tuple[str, str, int, int, bool]] = set()  # lexicons may match the same span
+    for lex in config.lexicons.values():
+        pos, redirected, neg = _scan_lexicon(folded, original, body_offset, lex)
+        for ev in (*pos, *redirected):
+            if (key := (ev.signal, ev.field, ev.start, ev.end, True)) not in seen:
+                seen.add(key)
+                evidence.setdefault(ev.signal, []).append(ev)
+        for ev in neg:
+            if (key := (ev.signal, ev.field, ev.start, ev.end, False)) not in seen:
+                seen.add(key)
+                negated.append(ev)
+    facts = {name: name in evidence for name in config.signal_names}
+    return SignalReport(facts=facts, evidence=evidence, negated=negated, language=lang)

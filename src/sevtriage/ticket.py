@@ -1,0 +1,192 @@
+"""Validating one input ticket. Every problem becomes an ``InputError`` naming the field.
+
+Accepted fields (anything else is kept in ``extra`` and ignored):
+``id`` (string; an integer is accepted and turned into a string), ``body`` (non-empty string),
+``subject``, ``created_at`` (ISO-8601 with a UTC offset), ``plan``, ``timezone`` (IANA name),
+``country`` (ISO 3166 alpha-2), ``language``, ``channel``, ``requester``, ``tags`` (list of strings
+or one comma-separated string), ``severity`` (P1..P4: skip classification, only compute the SLA).
+Empty strings in optional fields (as CSV produces) mean "absent".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sevtriage.config import SEVERITIES
+from sevtriage.errors import InputError
+
+MAX_ID_CHARS = 256
+MAX_SUBJECT_CHARS = 2_000
+MAX_BODY_CHARS = 100_000
+_KNOWN = frozenset(
+    {"id", "subject", "body", "created_at", "plan", "timezone", "country", "language", "channel",
+     "requester", "tags", "severity"}
+)
+_PLAN_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    body: str
+    subject: str = ""
+    created_at: datetime | None = None
+    plan: str | None = None
+    timezone: str | None = None
+    country: str | None = None
+    language: str | None = None
+    channel: str | None = None
+    requester: str | None = None
+    tags: tuple[str, ...] = ()
+    severity: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _optional_str(record: Mapping[str, Any], name: str, max_chars: int = 512) -> str | None:
+    value = record.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError("wrong_type", f"must be a string, got {type(value).__name__}", name)
+    value = value.strip()
+    if len(value) > max_chars:
+        raise InputError("too_large", f"is {len(value)} characters; the limit is {max_chars}", name)
+    return value or None
+
+
+def _check_text(value: str, name: str) -> None:
+    if "\x00" in value:
+        raise InputError("invalid_text", "contains a NUL character", name)
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise InputError("invalid_utf8", "contains bytes that are not valid UTF-8", name)
+
+
+def _ticket_id(record: Mapping[str, Any]) -> str:
+    if "id" not in record or record["id"] is None:
+        raise InputError("missing_field", "is required (a string identifying the ticket)", "id")
+    raw = record["id"]
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise InputError("wrong_type", f"must be a string, got {type(raw).__name__}", "id")
+    value = str(raw).strip()
+    if not value:
+        raise InputError("empty_field", "must not be empty", "id")
+    if len(value) > MAX_ID_CHARS:
+        raise InputError("too_large", f"is {len(value)} characters; the limit is {MAX_ID_CHARS}", "id")
+    _check_text(value, "id")
+    return value
+
+
+def _body(record: Mapping[str, Any], max_body_chars: int) -> str:
+    if record.get("body") is None:
+        raise InputError("missing_field", "is required (the text of the ticket)", "body")
+    body = record["body"]
+    if not isinstance(body, str):
+        raise InputError("wrong_type", f"must be a string, got {type(body).__name__}", "body")
+    if len(body) > max_body_chars:
+        raise InputError(
+            "too_large", f"is {len(body)} characters; the limit is {max_body_chars}", "body"
+        )
+    if not body.strip():
+        raise InputError("empty_field", "must not be empty", "body")
+    _check_text(body, "body")
+    return body
+
+
+def parse_datetime(value: Any, name: str) -> datetime | None:
+    """An aware datetime from ISO-8601 text; naive times are refused (which zone would they be?)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise InputError("wrong_type", f"must be an ISO-8601 string, got {type(value).__name__}", name)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(
+            "invalid_datetime", f"{value[:64]!r} is not an ISO-8601 date-time", name
+        ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise InputError(
+            "naive_datetime", f"{value[:64]!r} has no UTC offset; add one, e.g. -06:00 or Z", name
+        )
+    return parsed
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str) -> ZoneInfo:
+    """A cached IANA zone; ``InputError`` for an unknown name."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            "unknown_timezone", f"{name[:64]!r} is not an IANA time zone (e.g. Europe/Madrid)", "timezone"
+        ) from None
+
+
+def _tags(record: Mapping[str, Any]) -> tuple[str, ...]:
+    raw = record.get("tags")
+    if raw is None or raw == "":
+        return ()
+    if isinstance(raw, str):
+        return tuple(t.strip() for t in raw.split(",") if t.strip())
+    if isinstance(raw, list) and all(isinstance(t, str) for t in raw):
+        return tuple(raw)
+    raise InputError("wrong_type", "must be a list of strings or a comma-separated string", "tags")
+
+
+def parse_ticket(
+    record: Any, languages: Collection[str], max_body_chars: int = MAX_BODY_CHARS
+) -> Ticket:
+    """Validate one input record into a ``Ticket``; raise ``InputError`` on the first problem."""
+    if not isinstance(record, Mapping):
+        raise InputError("not_an_object", f"a ticket must be a JSON object, got {type(record).__name__}")
+    ticket_id = _ticket_id(record)
+    body = _body(record, max_body_chars)
+    subject = _optional_str(record, "subject", MAX_SUBJECT_CHARS) or ""
+    _check_text(subject, "subject")
+    plan = _optional_str(record, "plan", 64)
+    if plan is not None and not _PLAN_RE.match(plan):
+        raise InputError("invalid_value", f"{plan!r} is not a plan name (lower_snake_case)", "plan")
+    tz = _optional_str(record, "timezone", 64)
+    if tz is not None:
+        zone(tz)
+    country = _optional_str(record, "country", 8)
+    if country is not None:
+        country = country.upper()
+        if not _COUNTRY_RE.match(country):
+            raise InputError("invalid_value", f"{country!r} is not an ISO 3166 alpha-2 code", "country")
+    language = _optional_str(record, "language", 8)
+    if language is not None:
+        language = language.lower()
+        if language not in languages:
+            raise InputError(
+                "unknown_language",
+                f"{language!r} has no lexicon; known: {sorted(languages)} (or omit it to detect)",
+                "language",
+            )
+    severity = _optional_str(record, "severity", 8)
+    if severity is not None:
+        severity = severity.upper()
+        if severity not in SEVERITIES:
+            raise InputError("invalid_value", f"{severity!r} is not one of {list(SEVERITIES)}", "severity")
+    return Ticket(
+        id=ticket_id,
+        body=body,
+        subject=subject,
+        created_at=parse_datetime(record.get("created_at"), "created_at"),
+        plan=plan,
+        timezone=tz,
+        country=country,
+        language=language,
+        channel=_optional_str(record, "channel"),
+        requester=_optional_str(record, "requester"),
+        tags=_tags(record),
+        severity=severity,
+        extra={k: v for k, v in record.items() if k not in _KNOWN},
+    )
