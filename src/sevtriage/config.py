@@ -105,10 +105,10 @@ class Lexicon:
     language: str
     name: str
     stopwords: frozenset[str]
-    negation_cues: re.Pattern[str]
+    negation_words: tuple[str, ...]
+    hedge_words: tuple[str, ...]
     negation_window: int
     clause_break: re.Pattern[str]
-    hedges: re.Pattern[str] | None
     quote_markers: tuple[re.Pattern[str], ...]
     signals: tuple[CompiledSignal, ...]
 
@@ -124,6 +124,9 @@ class RulesConfig:
     severity: SeverityFile
     version: str
     files: tuple[Path, ...] = field(default=())
+    # Negation and hedge cues of all languages together: a mixed-language ticket negates in any.
+    negation_cues: re.Pattern[str] = re.compile(r"(?!x)x")
+    hedge_cues: re.Pattern[str] | None = None
 
 
 def default_rules_dir() -> Path:
@@ -164,9 +167,7 @@ def _read_yaml(path: Path, problems: list[ConfigProblem]) -> Any:
         return None
 
 
-def _validate(
-    model: type[_M], data: Any, path: Path, problems: list[ConfigProblem]
-) -> _M | None:
+def _validate(model: type[_M], data: Any, path: Path, problems: list[ConfigProblem]) -> _M | None:
     if data is None:
         problems.append(ConfigProblem(str(path), "", "file is empty or unreadable"))
         return None
@@ -228,45 +229,85 @@ def _build_lexicon(
     ]
     if len(problems) > before:
         return None
-    breaks = [re.escape(b) if not b.isalpha() else rf"\b{re.escape(b)}\b" for b in lex.negation.breaks]
+    breaks = [
+        re.escape(b) if not b.isalpha() else rf"\b{re.escape(b)}\b" for b in lex.negation.breaks
+    ]
     return Lexicon(
         language=lex.language,
         name=lex.name,
         stopwords=frozenset(w.lower() for w in lex.stopwords),
-        negation_cues=_words_regex(lex.negation.cues),
+        negation_words=tuple(lex.negation.cues),
+        hedge_words=tuple(lex.hedges),
         negation_window=lex.negation.window,
         clause_break=re.compile("|".join(breaks) if breaks else r"[.;!?\n]"),
-        hedges=_words_regex(lex.hedges) if lex.hedges else None,
         quote_markers=tuple(re.compile(p, re.MULTILINE) for p in quote),
         signals=tuple(compiled),
     )
 
 
-def _check_severity(sev: SeverityFile, path: Path, vocab: set[str], problems: list[ConfigProblem]) -> None:
+def _check_severity(
+    sev: SeverityFile, path: Path, vocab: set[str], problems: list[ConfigProblem]
+) -> None:
     seen_ids: dict[str, int] = {}
     seen_pri: dict[int, str] = {}
     for i, rule in enumerate(sev.rules):
         loc = f"rules[{i}] ({rule.id})"
         if rule.id in seen_ids:
-            problems.append(ConfigProblem(str(path), loc, f"duplicate rule id (also rules[{seen_ids[rule.id]}])"))
+            problems.append(
+                ConfigProblem(
+                    str(path), loc, f"duplicate rule id (also rules[{seen_ids[rule.id]}])"
+                )
+            )
         seen_ids[rule.id] = i
         if rule.priority in seen_pri:
             problems.append(
-                ConfigProblem(str(path), f"{loc}.priority", f"priority {rule.priority} already used by {seen_pri[rule.priority]}")
+                ConfigProblem(
+                    str(path),
+                    f"{loc}.priority",
+                    f"priority {rule.priority} already used by {seen_pri[rule.priority]}",
+                )
             )
         seen_pri[rule.priority] = rule.id
         if not rule.when.all and not rule.when.any:
-            problems.append(ConfigProblem(str(path), f"{loc}.when", "needs at least one 'all' or 'any' signal"))
+            problems.append(
+                ConfigProblem(str(path), f"{loc}.when", "needs at least one 'all' or 'any' signal")
+            )
         for part in ("all", "any", "none"):
             for j, name in enumerate(getattr(rule.when, part)):
                 if name not in vocab:
                     problems.append(
-                        ConfigProblem(str(path), f"{loc}.when.{part}[{j}]", f"unknown signal {name!r}")
+                        ConfigProblem(
+                            str(path), f"{loc}.when.{part}[{j}]", f"unknown signal {name!r}"
+                        )
                     )
         if "en" not in rule.explain:
-            problems.append(ConfigProblem(str(path), f"{loc}.explain", "needs at least an 'en' text"))
+            problems.append(
+                ConfigProblem(str(path), f"{loc}.explain", "needs at least an 'en' text")
+            )
     if "en" not in sev.no_rule_explain:
         problems.append(ConfigProblem(str(path), "no_rule_explain", "needs at least an 'en' text"))
+
+
+def _load_severity(
+    path: Path, vocab: set[str], problems: list[ConfigProblem]
+) -> SeverityFile | None:
+    """Validate the file, each rule on its own (so one bad rule does not hide the others)."""
+    data = _read_yaml(path, problems)
+    raw_rules = data.get("rules") if isinstance(data, dict) else None
+    if isinstance(raw_rules, list):
+        good: list[SeverityRule] = []
+        for i, raw in enumerate(raw_rules):
+            try:
+                good.append(SeverityRule.model_validate(raw))
+            except ValidationError as exc:
+                for err in exc.errors():
+                    loc = ".".join(str(part) for part in err["loc"])
+                    problems.append(ConfigProblem(str(path), f"rules.{i}.{loc}", err["msg"]))
+        data = {**data, "rules": [r.model_dump() for r in good] or raw_rules}
+    severity = _validate(SeverityFile, data, path, problems)
+    if severity is not None:
+        _check_severity(severity, path, vocab, problems)
+    return severity
 
 
 def load_rules(directory: Path | None = None) -> RulesConfig:
@@ -283,7 +324,9 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
         if not required.is_file():
             problems.append(ConfigProblem(str(required), "", "required file is missing"))
     if not lexicon_paths:
-        problems.append(ConfigProblem(str(root / "lexicons"), "", "no lexicon files (*.yaml) found"))
+        problems.append(
+            ConfigProblem(str(root / "lexicons"), "", "no lexicon files (*.yaml) found")
+        )
     if problems:
         raise ConfigError(problems)
 
@@ -293,7 +336,11 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
         for name in signals.signals:
             if not _NAME_RE.match(name) or name in RESERVED_NAMES:
                 problems.append(
-                    ConfigProblem(str(signals_path), f"signals.{name}", "must be a lower_snake_case name and not reserved")
+                    ConfigProblem(
+                        str(signals_path),
+                        f"signals.{name}",
+                        "must be a lower_snake_case name and not reserved",
+                    )
                 )
         vocab = set(signals.signals)
 
@@ -303,14 +350,15 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
         if lex is not None and (built := _build_lexicon(lex, path, vocab, problems)) is not None:
             lexicons[built.language] = built
 
-    severity = _validate(SeverityFile, _read_yaml(severity_path, problems), severity_path, problems)
-    if severity is not None:
-        _check_severity(severity, severity_path, vocab, problems)
+    severity = _load_severity(severity_path, vocab, problems)
     if problems:
         raise ConfigError(problems)
     assert signals is not None and severity is not None
     files = [signals_path, severity_path, *lexicon_paths]
+    hedge_words = [w for lex in lexicons.values() for w in lex.hedge_words]
     return RulesConfig(
+        negation_cues=_words_regex([w for lex in lexicons.values() for w in lex.negation_words]),
+        hedge_cues=_words_regex(hedge_words) if hedge_words else None,
         directory=root,
         signal_names=tuple(signals.signals),
         signal_descriptions=dict(signals.signals),

@@ -28,7 +28,7 @@ class ConfigProblem:
 
 
 class ConfigError(SevtriageError):
-    """A rules/lexicon/policy/calendar file is invalid. Lists every problem found, not just the first."""
+    """A rules/lexicon/policy/calendar file is invalid; lists every problem found, not the first."""
 
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = list(problems)
@@ -39,8 +39,8 @@ class ConfigError(SevtriageError):
 class InputError(SevtriageError):
     """One input record (ticket, event, request) is invalid.
 
-    ``code`` is a stable machine-readable identifier, ``field`` the offending field (or None when the
-    record as a whole is bad, e.g. invalid JSON).
+    ``code`` is a stable machine-readable identifier, ``field`` the offending field (or None
+    when the record as a whole is bad, e.g. invalid JSON).
     """
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
@@ -62,4 +62,4 @@ class ModelError(SevtriageError):
 
 
 class SlaError(SevtriageError):
-    """An SLA computation cannot be done: unknown plan/calendar/zone, bad dates, events out of order."""
+    """An SLA computation cannot be done: unknown plan/calendar/zone, bad dates, bad events."""

@@ -32,18 +32,22 @@ def _parse_json_line(raw: bytes) -> Record:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return InputError("invalid_utf8", f"byte {exc.start} is not valid UTF-8; re-encode the file as UTF-8")
+        return InputError(
+            "invalid_utf8", f"byte {exc.start} is not valid UTF-8; re-encode the file as UTF-8"
+        )
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         return InputError("invalid_json", f"not valid JSON: {str(exc)[:200]}")
     if not isinstance(value, dict):
-        return InputError("not_an_object", f"each line must be a JSON object, got {type(value).__name__}")
+        return InputError(
+            "not_an_object", f"each line must be a JSON object, got {type(value).__name__}"
+        )
     return value
 
 
 def _bounded_lines(stream: IO[bytes], max_bytes: int) -> Iterator[bytes | None]:
-    """Lines of a binary stream; ``None`` for a line longer than ``max_bytes`` (skipped in chunks)."""
+    """Lines of a binary stream; ``None`` for a line over ``max_bytes`` (skipped in chunks)."""
     while True:
         line = stream.readline(max_bytes + 1)
         if not line:
@@ -56,11 +60,16 @@ def _bounded_lines(stream: IO[bytes], max_bytes: int) -> Iterator[bytes | None]:
         yield line.rstrip(b"\r\n")
 
 
-def read_jsonl(stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, Record]]:
+def read_jsonl(
+    stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, Record]]:
     for number, raw in enumerate(_bounded_lines(stream, max_line_bytes), start=1):
         if raw is None:
-            yield number, InputError(
-                "too_large", f"the line is longer than {max_line_bytes} bytes and was skipped"
+            yield (
+                number,
+                InputError(
+                    "too_large", f"the line is longer than {max_line_bytes} bytes and was skipped"
+                ),
             )
         else:
             yield number, _parse_json_line(raw)
@@ -70,7 +79,9 @@ def _has_surrogates(value: str) -> bool:
     return any(0xDC80 <= ord(c) <= 0xDCFF for c in value)
 
 
-def read_csv(stream: IO[bytes], max_field_chars: int = MAX_LINE_BYTES) -> Iterator[tuple[int, Record]]:
+def read_csv(
+    stream: IO[bytes], max_field_chars: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, Record]]:
     """Rows of a CSV with a header line; the line number is where the row starts in the file."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     csv.field_size_limit(max_field_chars)
@@ -97,8 +108,11 @@ def read_csv(stream: IO[bytes], max_field_chars: int = MAX_LINE_BYTES) -> Iterat
         if not any(cell.strip() for cell in row):
             yield line, InputError("blank_line", "the row is blank")
         elif len(row) != len(header):
-            yield line, InputError(
-                "ragged_row", f"the row has {len(row)} fields but the header has {len(header)}"
+            yield (
+                line,
+                InputError(
+                    "ragged_row", f"the row has {len(row)} fields but the header has {len(header)}"
+                ),
             )
         elif bad := next((h for h, v in zip(header, row, strict=True) if _has_surrogates(v)), None):
             yield line, InputError("invalid_utf8", "contains bytes that are not valid UTF-8", bad)
@@ -119,7 +133,9 @@ def sniff_format(stream: IO[bytes], name: str) -> Literal["jsonl", "csv"]:
     return "jsonl" if not stripped or stripped[:1] in (b"{", b"[") else "csv"
 
 
-def read_records(stream: IO[bytes], fmt: Format = "auto", name: str = "-") -> Iterator[tuple[int, Record]]:
+def read_records(
+    stream: IO[bytes], fmt: Format = "auto", name: str = "-"
+) -> Iterator[tuple[int, Record]]:
     """Every record of a JSONL or CSV stream, with its line number; bad lines as ``InputError``."""
     chosen = sniff_format(stream, name) if fmt == "auto" else fmt
     return read_csv(stream) if chosen == "csv" else read_jsonl(stream)
@@ -127,6 +143,9 @@ def read_records(stream: IO[bytes], fmt: Format = "auto", name: str = "-") -> It
 
 def dump_line(record: dict[str, Any]) -> str:
     """One JSON line; characters that cannot be encoded (lone surrogates) are escaped."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(
-        "utf-8", "backslashreplace"
-    ).decode("utf-8") + "\n"
+    return (
+        json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        .encode("utf-8", "backslashreplace")
+        .decode("utf-8")
+        + "\n"
+    )

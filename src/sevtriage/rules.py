@@ -143,7 +143,13 @@ class RulesEngine:
             self._host.set_rulesets({self._name: ruleset_json(self._rules)})
         except Exception as exc:  # the C core reports bad JSON as "error code: 202"
             raise ConfigError(
-                [ConfigProblem(str(config.directory / "severity.yaml"), "rules", f"engine refused the rules: {exc}")]
+                [
+                    ConfigProblem(
+                        str(config.directory / "severity.yaml"),
+                        "rules",
+                        f"engine refused the rules: {exc}",
+                    )
+                ]
             ) from exc
         self._lock = threading.Lock()
         self._sessions = itertools.count()
@@ -153,7 +159,9 @@ class RulesEngine:
     def _facts_vector(self, facts: Mapping[str, bool]) -> tuple[bool, ...]:
         unknown = set(facts) - set(self._signal_names)
         if unknown:
-            raise EngineError(f"unknown signal(s) {sorted(unknown)}; known: {list(self._signal_names)}")
+            raise EngineError(
+                f"unknown signal(s) {sorted(unknown)}; known: {list(self._signal_names)}"
+            )
         return tuple(bool(facts.get(name, False)) for name in self._signal_names)
 
     def evaluate(self, facts: Mapping[str, bool]) -> RuleDecision:
@@ -165,7 +173,9 @@ class RulesEngine:
         decision = self._evaluate_on_engine(vector)
         if self._cache_size > 0:
             if len(self._cache) >= self._cache_size:
-                self._cache.pop(next(iter(self._cache)))  # oldest first (dicts keep insertion order)
+                self._cache.pop(
+                    next(iter(self._cache))
+                )  # oldest first (dicts keep insertion order)
             self._cache[vector] = decision
         return decision
 
@@ -179,21 +189,29 @@ class RulesEngine:
                 state = self._host.assert_fact(self._name, message)
             except Exception as exc:
                 # No delete here: deleting a session in which no action ran crashes the process.
-                raise EngineError(f"rules engine failed on facts {json.dumps(message)}: {exc}") from exc
+                raise EngineError(
+                    f"rules engine failed on facts {json.dumps(message)}: {exc}"
+                ) from exc
             self._delete_session(sid)
         if not isinstance(state, dict):
             raise EngineError(f"rules engine returned no state for facts {json.dumps(message)}")
         if "exception" in state:
             raise EngineError(f"a rule action failed: {state['exception']}")
         # A rule whose `$or` has several true branches fires once per branch: keep each id once.
-        names = dict.fromkeys(n for n in str(state.get("fired", "")).split("\n") if n and n != _CATCH_ALL)
+        names = dict.fromkeys(
+            n for n in str(state.get("fired", "")).split("\n") if n and n != _CATCH_ALL
+        )
         if _CATCH_ALL not in str(state.get("fired", "")):
-            raise EngineError("rules engine did not run the catch-all rule; the state is not trustworthy")
+            raise EngineError(
+                "rules engine did not run the catch-all rule; the state is not trustworthy"
+            )
         fired = sorted((self._by_id[n] for n in names), key=lambda r: r.priority)
         return RuleDecision(rule=decide(fired), fired=tuple(fired))
 
     def _delete_session(self, sid: str) -> None:
         try:
             self._host.delete_state(self._name, sid)
-        except Exception as exc:  # a session that cannot be deleted would leak towards the 1,024 limit
+        except (
+            Exception
+        ) as exc:  # a session that cannot be deleted would leak towards the 1,024 limit
             raise EngineError(f"rules engine could not delete session {sid}: {exc}") from exc

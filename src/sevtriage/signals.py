@@ -61,7 +61,9 @@ def _fold_table() -> dict[int, str]:
     table: dict[int, str] = {}
     for code in range(0xC0, 0x250):
         char = chr(code)
-        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+        )
         if len(base) == 1 and base != char:
             table[code] = base.lower()
     for quote in "\u2018\u2019\u201b\u2032\u00b4`":
@@ -91,7 +93,7 @@ def fold(text: str) -> str:
 
 
 def blank_quotes(folded: str, lexicons: Mapping[str, Lexicon]) -> str:
-    """Blank quoted earlier messages ("> ...", "On ... wrote:"): their words are not this ticket's."""
+    """Blank quoted earlier messages ("> ...", "On ... wrote:"): not this ticket's words."""
     for lex in lexicons.values():
         for marker in lex.quote_markers:
             if marker.search(folded):
@@ -132,7 +134,7 @@ def _preceding_clause(folded: str, start: int, lex: Lexicon) -> str:
 
 
 def _scan_lexicon(
-    folded: str, original: str, body_offset: int, lex: Lexicon
+    folded: str, original: str, body_offset: int, lex: Lexicon, config: RulesConfig
 ) -> tuple[list[Evidence], list[Evidence], list[Evidence]]:
     """Matches of one lexicon: (positive, counted-as-another-signal, negated) evidence."""
     positive: list[Evidence] = []
@@ -153,9 +155,9 @@ def _scan_lexicon(
                 end=end - shift,
                 text=original[start:end].strip(),
                 language=lex.language,
-                hedged=bool(lex.hedges and context and lex.hedges.search(context)),
+                hedged=bool(config.hedge_cues and context and config.hedge_cues.search(context)),
             )
-            if context and lex.negation_cues.search(context):
+            if context and config.negation_cues.search(context):
                 negated.append(ev)
                 if sig.negated_as is not None:
                     redirected.append(
@@ -183,7 +185,7 @@ def extract_signals(
     negated: list[Evidence] = []
     seen: set[tuple[str, str, int, int, bool]] = set()  # lexicons may match the same span
     for lex in config.lexicons.values():
-        pos, redirected, neg = _scan_lexicon(folded, original, body_offset, lex)
+        pos, redirected, neg = _scan_lexicon(folded, original, body_offset, lex, config)
         for ev in (*pos, *redirected):
             if (key := (ev.signal, ev.field, ev.start, ev.end, True)) not in seen:
                 seen.add(key)

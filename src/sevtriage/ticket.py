@@ -25,8 +25,20 @@ MAX_ID_CHARS = 256
 MAX_SUBJECT_CHARS = 2_000
 MAX_BODY_CHARS = 100_000
 _KNOWN = frozenset(
-    {"id", "subject", "body", "created_at", "plan", "timezone", "country", "language", "channel",
-     "requester", "tags", "severity"}
+    {
+        "id",
+        "subject",
+        "body",
+        "created_at",
+        "plan",
+        "timezone",
+        "country",
+        "language",
+        "channel",
+        "requester",
+        "tags",
+        "severity",
+    }
 )
 _PLAN_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
@@ -78,7 +90,9 @@ def _ticket_id(record: Mapping[str, Any]) -> str:
     if not value:
         raise InputError("empty_field", "must not be empty", "id")
     if len(value) > MAX_ID_CHARS:
-        raise InputError("too_large", f"is {len(value)} characters; the limit is {MAX_ID_CHARS}", "id")
+        raise InputError(
+            "too_large", f"is {len(value)} characters; the limit is {MAX_ID_CHARS}", "id"
+        )
     _check_text(value, "id")
     return value
 
@@ -104,7 +118,9 @@ def parse_datetime(value: Any, name: str) -> datetime | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
-        raise InputError("wrong_type", f"must be an ISO-8601 string, got {type(value).__name__}", name)
+        raise InputError(
+            "wrong_type", f"must be an ISO-8601 string, got {type(value).__name__}", name
+        )
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -125,7 +141,9 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError(
-            "unknown_timezone", f"{name[:64]!r} is not an IANA time zone (e.g. Europe/Madrid)", "timezone"
+            "unknown_timezone",
+            f"{name[:64]!r} is not an IANA time zone (e.g. Europe/Madrid)",
+            "timezone",
         ) from None
 
 
@@ -145,7 +163,9 @@ def parse_ticket(
 ) -> Ticket:
     """Validate one input record into a ``Ticket``; raise ``InputError`` on the first problem."""
     if not isinstance(record, Mapping):
-        raise InputError("not_an_object", f"a ticket must be a JSON object, got {type(record).__name__}")
+        raise InputError(
+            "not_an_object", f"a ticket must be a JSON object, got {type(record).__name__}"
+        )
     ticket_id = _ticket_id(record)
     body = _body(record, max_body_chars)
     subject = _optional_str(record, "subject", MAX_SUBJECT_CHARS) or ""
@@ -160,7 +180,9 @@ def parse_ticket(
     if country is not None:
         country = country.upper()
         if not _COUNTRY_RE.match(country):
-            raise InputError("invalid_value", f"{country!r} is not an ISO 3166 alpha-2 code", "country")
+            raise InputError(
+                "invalid_value", f"{country!r} is not an ISO 3166 alpha-2 code", "country"
+            )
     language = _optional_str(record, "language", 8)
     if language is not None:
         language = language.lower()
@@ -174,7 +196,9 @@ def parse_ticket(
     if severity is not None:
         severity = severity.upper()
         if severity not in SEVERITIES:
-            raise InputError("invalid_value", f"{severity!r} is not one of {list(SEVERITIES)}", "severity")
+            raise InputError(
+                "invalid_value", f"{severity!r} is not one of {list(SEVERITIES)}", "severity"
+            )
     return Ticket(
         id=ticket_id,
         body=body,

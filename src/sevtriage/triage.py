@@ -74,6 +74,7 @@ class Triager:
         decision = self.evaluate(report.facts)
         severity_rules = self.config.severity
         reasons: list[dict[str, Any]] = []
+        severity: str
         if decision.rule is not None:
             severity = decision.rule.severity
             confidence = _rule_confidence(decision.rule, report, severity_rules.hedge_penalty)
@@ -126,14 +127,18 @@ class Triager:
                 known = record.get("id") if isinstance(record, Mapping) else None
                 yield error_record(line, known if isinstance(known, str | int) else None, exc)
 
-    def rescore_impact(self, signals: Mapping[str, bool], text: str) -> tuple[str | None, list[str]]:
-        """Severity for a customer's stated impact: given signals OR'ed with those found in ``text``."""
+    def rescore_impact(
+        self, signals: Mapping[str, bool], text: str
+    ) -> tuple[str | None, list[str]]:
+        """Severity of a stated impact: the given signals OR'ed with those found in ``text``."""
         facts = dict.fromkeys(self.config.signal_names, False)
         if text.strip():
             facts.update(extract_signals("", text, self.config).facts)
         for name, value in signals.items():
             if name not in facts:
-                raise InputError("unknown_signal", f"{name!r} is not a signal; known: {sorted(facts)}", "impact")
+                raise InputError(
+                    "unknown_signal", f"{name!r} is not a signal; known: {sorted(facts)}", "impact"
+                )
             facts[name] = facts[name] or bool(value)
         decision = self.evaluate(facts)
         return decision.severity, [r.id for r in decision.fired]

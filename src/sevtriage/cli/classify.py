@@ -19,7 +19,12 @@ from sevtriage.triage import Triager
 def _open_input(path: str) -> tuple[IO[bytes], str]:
     if path == "-":
         return sys.stdin.buffer, "-"
-    return open(path, "rb"), path  # noqa: SIM115 - closed by the caller
+    try:
+        return open(path, "rb"), path
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot open {path!r}: {exc.strerror}", param_hint="INPUT"
+        ) from None
 
 
 def _summary(counts: Counter[str], errors: int, total: int, seconds: float) -> str:
@@ -33,17 +38,40 @@ def _summary(counts: Counter[str], errors: int, total: int, seconds: float) -> s
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", default="-")
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv"]), default="auto",
-              show_default=True, help="Input format; auto uses the file extension or the first byte.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write results here instead of standard output.")
-@click.option("--rules-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Rules folder (default: $SEVTRIAGE_RULES_DIR or the bundled rules/).")
-@click.option("--now", "now_text", metavar="ISO-8601",
-              help="The instant used as 'now' (reproducible runs); default: the current time.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "csv"]),
+    default="auto",
+    show_default=True,
+    help="Input format; auto uses the file extension or the first byte.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write results here instead of standard output.",
+)
+@click.option(
+    "--rules-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Rules folder (default: $SEVTRIAGE_RULES_DIR or the bundled rules/).",
+)
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO-8601",
+    help="The instant used as 'now' (reproducible runs); default: the current time.",
+)
 @click.option("--quiet", is_flag=True, help="No summary or progress bar on standard error.")
-def classify(input_path: str, fmt: Format, output: Path | None, rules_dir: Path | None,
-             now_text: str | None, quiet: bool) -> None:
+def classify(
+    input_path: str,
+    fmt: Format,
+    output: Path | None,
+    rules_dir: Path | None,
+    now_text: str | None,
+    quiet: bool,
+) -> None:
     """Classify the tickets of INPUT (a .jsonl or .csv file, or - for standard input).
 
     Writes one JSON line per input line, in order: a triage result, or an error record

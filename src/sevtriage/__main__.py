@@ -1,0 +1,5 @@
+"""``python -m sevtriage`` runs the command line."""
+
+from sevtriage.cli import main
+
+main()

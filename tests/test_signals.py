@@ -1,0 +1,163 @@
+"""Signals: negation, hedges, shouting, mixed language, messy text, exact evidence spans."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sevtriage.signals import extract_signals, fold
+from sevtriage.triage import Triager
+
+
+def _sev(triager: Triager, body: str, subject: str = "") -> str:
+    return str(triager.triage({"id": "t", "subject": subject, "body": body})["severity"])
+
+
+def test_negated_outage_is_not_an_outage(triager: Triager) -> None:
+    for text in (
+        "The inbox is not down, it is just slow for me sometimes.",
+        "El panel no está caído, solo va un poco lento.",
+    ):
+        report = extract_signals("", text, triager.config)
+        assert not report.facts["outage"], text
+        assert _sev(triager, text) != "P1"
+
+
+def test_negated_workaround_counts_as_no_workaround(triager: Triager) -> None:
+    for text in ("We don't have any workaround.", "No tenemos ninguna solución alternativa."):
+        facts = extract_signals("", text, triager.config).facts
+        assert facts["no_workaround"] and not facts["workaround"], text
+
+
+def test_outage_with_workaround_is_p2_not_p1(triager: Triager) -> None:
+    assert (
+        _sev(
+            triager,
+            "The API is down since 10am; as a workaround we send messages from the phone app.",
+        )
+        == "P2"
+    )
+    assert (
+        _sev(
+            triager,
+            "La API está caída; mientras tanto estamos enviando los mensajes manualmente desde el celular.",
+        )
+        == "P2"
+    )
+
+
+def test_shouting_is_not_evidence_of_impact(triager: Triager) -> None:
+    calm = _sev(triager, "How do I change the colour of the chat widget?")
+    loud = _sev(triager, "URGENT!!! HOW DO I CHANGE THE COLOUR OF THE CHAT WIDGET??? ASAP!!!")
+    assert calm == loud == "P4"
+    result = triager.triage({"id": "t", "body": "¡¡URGENTE!! ¿Cómo cambio el logo del widget?"})
+    assert result["severity"] == "P4"
+    assert result["signals"].get("urgency_claim") is True  # recorded, not used
+
+
+def test_not_urgent_statement_lowers_nothing_but_is_seen(triager: Triager) -> None:
+    result = triager.triage(
+        {
+            "id": "t",
+            "body": "No es urgente, pero quería saber si pueden agregar filtros por etiqueta.",
+        }
+    )
+    assert result["severity"] == "P4"
+    assert result["signals"]["not_urgent"] is True
+
+
+def test_hedged_evidence_lowers_confidence(triager: Triager) -> None:
+    sure = triager.triage({"id": "a", "body": "The platform is down for everyone."})
+    hedged = triager.triage({"id": "b", "body": "I think maybe the platform is down for everyone."})
+    assert sure["severity"] == hedged["severity"] == "P1"
+    assert hedged["confidence"] < sure["confidence"]
+
+
+def test_mixed_language_ticket_uses_both_lexicons(triager: Triager) -> None:
+    text = "Hola equipo, el webhook dejó de funcionar. Error 503 service unavailable on every call, nadie puede enviar mensajes."
+    result = triager.triage({"id": "t", "body": text})
+    assert result["language"] == "es"
+    assert result["severity"] == "P1"
+    langs = {e["signal"] for r in result["reasons"] for e in r["evidence"]}
+    assert "outage" in langs
+
+
+def test_quoted_reply_words_are_not_evidence(triager: Triager) -> None:
+    body = (
+        "Thanks, how do I export the report to CSV?\n\n"
+        "On Mon, Nov 9, 2026 at 10:00 Support <help@example.com> wrote:\n"
+        "> Our platform was down for everyone yesterday and data was lost.\n"
+        "> Sorry for the outage.\n"
+    )
+    result = triager.triage({"id": "t", "body": body})
+    assert result["severity"] == "P4"
+    assert "outage" not in result["signals"] and "data_loss" not in result["signals"]
+
+
+def test_html_and_emoji_ticket(triager: Triager) -> None:
+    body = "<p>Hi 👋</p><p>Our <b>broadcasts</b> are <i>not sending</i> at all 😱 since the update.</p><br>Thanks!"
+    result = triager.triage({"id": "t", "body": body})
+    assert result["severity"] == "P2"
+    for reason in result["reasons"]:
+        for ev in reason["evidence"]:
+            assert "<" not in ev["text"]
+
+
+def test_evidence_spans_point_into_the_original_fields(triager: Triager) -> None:
+    subject = "¡Plataforma CAÍDA!"
+    body = "Ningún agente puede iniciar sesión desde las 9:00. Sin solución alternativa."
+    result = triager.triage({"id": "t", "subject": subject, "body": body})
+    assert result["severity"] == "P1"
+    fields = {"subject": subject, "body": body}
+    checked = 0
+    for reason in result["reasons"]:
+        for ev in reason["evidence"]:
+            assert fields[ev["field"]][ev["start"] : ev["end"]].strip() == ev["text"]
+            checked += 1
+    assert checked >= 2
+
+
+def test_long_messy_ticket(triager: Triager) -> None:
+    body = (
+        "Buenos días,\n\nespero que estén bien. Les escribo porque desde anoche "
+        "perdimos todos los contactos de la cuenta principal después de la importación 😭. "
+        + "Hemos revisado todo varias veces. "
+        * 40
+        + "\n\nSaludos cordiales,\nMaría\nGerente de Operaciones\nTel: +52 55 1234 5678\n"
+        "> El lun, 9 nov 2026 escribió soporte: ¿Cómo podemos ayudarte?\n"
+    )
+    result = triager.triage({"id": "t", "body": body})
+    assert result["severity"] == "P1"
+    assert result["reasons"][0]["rule"] == "P1.data_loss"
+
+
+def test_fold_keeps_length_and_strips_accents() -> None:
+    text = "¡Está CAÍDO! <b>Año</b> — İstanbul ’quote’"
+    folded = fold(text)
+    assert len(folded) == len(text)
+    assert "esta caido" in folded
+    assert "<b>" not in folded
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_gives_a_valid_result(text: str) -> None:
+    """Arbitrary text never crashes signal extraction and always yields one severity."""
+    triager = _shared()
+    if not text.strip() or any(0xD800 <= ord(c) <= 0xDFFF for c in text) or "\x00" in text:
+        return
+    result = triager.triage({"id": "fuzz", "body": text})
+    assert result["severity"] in {"P1", "P2", "P3", "P4"}
+    assert 0.0 <= result["confidence"] <= 1.0
+    assert len(fold(text)) == len(text)
+
+
+_TRIAGER: list[Triager] = []
+
+
+def _shared() -> Triager:
+    if not _TRIAGER:
+        from tests.conftest import REPO
+
+        _TRIAGER.append(Triager(REPO / "rules"))
+    return _TRIAGER[0]
