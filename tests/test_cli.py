@@ -26,7 +26,7 @@ def test_classify_stdin_csv_to_stdout_one_line_per_input() -> None:
     data = (
         b"id,body\nA,The whole platform is down for everyone\nB,\nC,How do I create a template?\n"
     )
-    proc = _cli("classify", "--format", "csv", "-", stdin=data)
+    proc = _cli("classify", "--no-model", "--format", "csv", "-", stdin=data)
     assert proc.returncode == 1, proc.stderr  # one line failed
     out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     assert [r.get("severity") for r in out] == ["P1", None, "P4"]
@@ -41,7 +41,7 @@ def test_classify_file_all_good_exits_zero(tmp_path: Path) -> None:
         json.dumps({"id": "x", "body": "Nuestros mensajes llegan con 2 horas de retraso."}) + "\n"
     )
     out = tmp_path / "out.jsonl"
-    proc = _cli("classify", str(src), "-o", str(out))
+    proc = _cli("classify", "--no-model", str(src), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(out.read_text())["severity"] == "P2"
 

@@ -151,7 +151,7 @@ def files_version(prefix: str, files: list[Path], root: Path) -> str:
     return f"{prefix}-{digest.hexdigest()[:12]}"
 
 
-def _read_yaml(path: Path, problems: list[ConfigProblem]) -> Any:
+def read_yaml(path: Path, problems: list[ConfigProblem]) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -167,7 +167,9 @@ def _read_yaml(path: Path, problems: list[ConfigProblem]) -> Any:
         return None
 
 
-def _validate(model: type[_M], data: Any, path: Path, problems: list[ConfigProblem]) -> _M | None:
+def validate_model(
+    model: type[_M], data: Any, path: Path, problems: list[ConfigProblem]
+) -> _M | None:
     if data is None:
         problems.append(ConfigProblem(str(path), "", "file is empty or unreadable"))
         return None
@@ -292,7 +294,7 @@ def _load_severity(
     path: Path, vocab: set[str], problems: list[ConfigProblem]
 ) -> SeverityFile | None:
     """Validate the file, each rule on its own (so one bad rule does not hide the others)."""
-    data = _read_yaml(path, problems)
+    data = read_yaml(path, problems)
     raw_rules = data.get("rules") if isinstance(data, dict) else None
     if isinstance(raw_rules, list):
         good: list[SeverityRule] = []
@@ -304,7 +306,7 @@ def _load_severity(
                     loc = ".".join(str(part) for part in err["loc"])
                     problems.append(ConfigProblem(str(path), f"rules.{i}.{loc}", err["msg"]))
         data = {**data, "rules": [r.model_dump() for r in good] or raw_rules}
-    severity = _validate(SeverityFile, data, path, problems)
+    severity = validate_model(SeverityFile, data, path, problems)
     if severity is not None:
         _check_severity(severity, path, vocab, problems)
     return severity
@@ -330,7 +332,7 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
     if problems:
         raise ConfigError(problems)
 
-    signals = _validate(SignalsFile, _read_yaml(signals_path, problems), signals_path, problems)
+    signals = validate_model(SignalsFile, read_yaml(signals_path, problems), signals_path, problems)
     vocab: set[str] = set()
     if signals is not None:
         for name in signals.signals:
@@ -346,7 +348,7 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
 
     lexicons: dict[str, Lexicon] = {}
     for path in lexicon_paths:
-        lex = _validate(LexiconFile, _read_yaml(path, problems), path, problems)
+        lex = validate_model(LexiconFile, read_yaml(path, problems), path, problems)
         if lex is not None and (built := _build_lexicon(lex, path, vocab, problems)) is not None:
             lexicons[built.language] = built
 
@@ -355,6 +357,9 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
         raise ConfigError(problems)
     assert signals is not None and severity is not None
     files = [signals_path, severity_path, *lexicon_paths]
+    combination = root / "combination.yaml"  # validated by sevtriage.combine; part of the version
+    if combination.is_file():
+        files.append(combination)
     hedge_words = [w for lex in lexicons.values() for w in lex.hedge_words]
     return RulesConfig(
         negation_cues=_words_regex([w for lex in lexicons.values() for w in lex.negation_words]),

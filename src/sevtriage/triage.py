@@ -7,11 +7,13 @@ threads. The result is a plain JSON-ready dict (see the README for its fields).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from sevtriage.combine import combine, load_policy
 from sevtriage.config import SEVERITY_LABELS, RulesConfig, SeverityRule, load_rules
 from sevtriage.errors import InputError
 from sevtriage.rules import RuleDecision, RulesEngine
@@ -45,18 +47,49 @@ def _rule_confidence(rule: SeverityRule, report: SignalReport, hedge_penalty: fl
     return rule.confidence
 
 
-class Triager:
-    """Rules (and later the model and SLA policies) loaded once; ``triage`` is a pure function of
-    the ticket and ``now``."""
+class ModelLike(Protocol):
+    """What the triage stage needs from a fallback model (``sevtriage.model.SeverityModel``)."""
 
-    def __init__(self, rules_dir: Path | None = None, max_body_chars: int = MAX_BODY_CHARS) -> None:
+    version: str
+    classes_: tuple[str, ...]
+
+    def predict_proba(self, texts: Sequence[str]) -> Any: ...
+
+    def explain(self, text: str, label: str, top_k: int = 5) -> list[tuple[str, float]]: ...
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    ticket: Ticket
+    report: SignalReport
+    decision: RuleDecision
+
+
+class Triager:
+    """Rules, the optional fallback model and the combination policy, loaded once.
+
+    ``triage`` is a pure function of the ticket (and ``now``); the object is safe to share
+    between threads. Batches go through ``triage_records``, which runs the model once per chunk.
+    """
+
+    def __init__(
+        self,
+        rules_dir: Path | None = None,
+        model: ModelLike | None = None,
+        max_body_chars: int = MAX_BODY_CHARS,
+        chunk_size: int = 256,
+    ) -> None:
         self.config: RulesConfig = load_rules(rules_dir)
         self.engine = RulesEngine(self.config)
+        self.policy = load_policy(self.config.directory)
+        self.model = model
         self.max_body_chars = max_body_chars
-
-    @property
-    def versions(self) -> dict[str, str | None]:
-        return {"rules": self.config.version, "model": None, "sla_policy": None}
+        self.chunk_size = chunk_size
+        self.versions: dict[str, str | None] = {
+            "rules": self.config.version,
+            "model": model.version if model is not None else None,
+            "sla_policy": None,
+        }
 
     def parse(self, record: Any) -> Ticket:
         return parse_ticket(record, self.config.lexicons.keys(), self.max_body_chars)
@@ -67,36 +100,80 @@ class Triager:
     def evaluate(self, facts: Mapping[str, bool]) -> RuleDecision:
         return self.engine.evaluate(facts)
 
-    def triage(self, record: Any, now: datetime | None = None) -> dict[str, Any]:
-        """Classify one ticket (a mapping or a ``Ticket``). Raises ``InputError`` for bad input."""
+    def _prepare(self, record: Any) -> _Prepared:
         ticket = record if isinstance(record, Ticket) else self.parse(record)
         report = self.signals(ticket)
-        decision = self.evaluate(report.facts)
+        return _Prepared(ticket, report, self.evaluate(report.facts))
+
+    def _probabilities(self, batch: Sequence[_Prepared]) -> list[dict[str, float] | None]:
+        if self.model is None or not batch:
+            return [None] * len(batch)
+        from sevtriage.model import model_text
+
+        matrix = self.model.predict_proba(
+            [model_text(p.ticket.subject, p.ticket.body) for p in batch]
+        )
+        classes = self.model.classes_
+        return [{c: float(row[i]) for i, c in enumerate(classes)} for row in matrix]
+
+    def triage(self, record: Any, now: datetime | None = None) -> dict[str, Any]:
+        """Classify one ticket (a mapping or a ``Ticket``). Raises ``InputError`` for bad input."""
+        prepared = self._prepare(record)
+        return self._finish(prepared, self._probabilities([prepared])[0], now)
+
+    def triage_records(
+        self, records: Iterable[tuple[int, Any]], now: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """One output per input, in order: a result or an error record (id, line, error)."""
+        pending: list[tuple[int, _Prepared | dict[str, Any]]] = []
+        for line, record in records:
+            pending.append((line, self._prepare_or_error(line, record)))
+            if len(pending) >= self.chunk_size:
+                yield from self._flush(pending, now)
+                pending = []
+        yield from self._flush(pending, now)
+
+    def _prepare_or_error(self, line: int, record: Any) -> _Prepared | dict[str, Any]:
+        if isinstance(record, InputError):
+            return error_record(line, None, record)
+        try:
+            return self._prepare(record)
+        except InputError as exc:
+            known = record.get("id") if isinstance(record, Mapping) else None
+            return error_record(line, known if isinstance(known, str | int) else None, exc)
+
+    def _flush(
+        self, pending: list[tuple[int, _Prepared | dict[str, Any]]], now: datetime | None
+    ) -> Iterator[dict[str, Any]]:
+        good = [item for _, item in pending if isinstance(item, _Prepared)]
+        probabilities = iter(self._probabilities(good))
+        for _, item in pending:
+            yield (
+                self._finish(item, next(probabilities), now)
+                if isinstance(item, _Prepared)
+                else item
+            )
+
+    def _finish(
+        self, prepared: _Prepared, probabilities: dict[str, float] | None, now: datetime | None
+    ) -> dict[str, Any]:
+        ticket, report, decision = prepared.ticket, prepared.report, prepared.decision
         severity_rules = self.config.severity
-        reasons: list[dict[str, Any]] = []
-        severity: str
         if decision.rule is not None:
-            severity = decision.rule.severity
-            confidence = _rule_confidence(decision.rule, report, severity_rules.hedge_penalty)
-            ordered = [decision.rule, *(r for r in decision.fired if r is not decision.rule)]
-            reasons = [_rule_reason(r, report, r is decision.rule) for r in ordered]
-            needs_review = confidence < severity_rules.review_below
+            rule_severity: str | None = decision.rule.severity
+            rule_conf = _rule_confidence(decision.rule, report, severity_rules.hedge_penalty)
         else:
-            severity = severity_rules.default_severity
-            confidence = severity_rules.default_confidence
-            reasons = [
-                {
-                    "kind": "default",
-                    "rule": None,
-                    "severity": severity,
-                    "decisive": True,
-                    "explanation": severity_rules.no_rule_explain.get(report.language)
-                    or severity_rules.no_rule_explain["en"],
-                    "evidence": [],
-                }
-            ]
-            needs_review = True
-        source = "rules"
+            rule_severity, rule_conf = None, severity_rules.default_confidence
+        if probabilities is not None:
+            combined = combine(rule_severity, rule_conf, probabilities, self.policy)
+            severity, source = combined.severity, combined.source
+            confidence, needs_review = combined.confidence, combined.needs_review
+            model_decisive = combined.model_decisive
+        else:
+            severity = rule_severity or severity_rules.default_severity
+            source, confidence, model_decisive = "rules", rule_conf, False
+            needs_review = rule_severity is None or rule_conf < severity_rules.review_below
+        reasons = self._reasons(prepared, severity, model_decisive, probabilities)
         if ticket.severity is not None:  # given by the caller: only the SLA is computed
             severity, source, confidence, needs_review = ticket.severity, "input", 1.0, False
         return {
@@ -113,19 +190,64 @@ class Triager:
             "versions": self.versions,
         }
 
-    def triage_records(
-        self, records: Iterable[tuple[int, Any]], now: datetime | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """One output per input: a result, or an error record ``{"id", "line", "error"}``."""
-        for line, record in records:
-            if isinstance(record, InputError):
-                yield error_record(line, None, record)
-                continue
-            try:
-                yield self.triage(record, now)
-            except InputError as exc:
-                known = record.get("id") if isinstance(record, Mapping) else None
-                yield error_record(line, known if isinstance(known, str | int) else None, exc)
+    def _reasons(
+        self,
+        prepared: _Prepared,
+        severity: str,
+        model_decisive: bool,
+        probabilities: dict[str, float] | None,
+    ) -> list[dict[str, Any]]:
+        report, decision = prepared.report, prepared.decision
+        reasons: list[dict[str, Any]] = []
+        if decision.rule is not None:
+            ordered = [decision.rule, *(r for r in decision.fired if r is not decision.rule)]
+            rule_decisive = not model_decisive and decision.rule.severity == severity
+            reasons = [
+                _rule_reason(r, report, rule_decisive and r is decision.rule) for r in ordered
+            ]
+        elif probabilities is None:
+            no_rule = self.config.severity.no_rule_explain
+            reasons = [
+                {
+                    "kind": "default",
+                    "rule": None,
+                    "severity": severity,
+                    "decisive": True,
+                    "explanation": no_rule.get(report.language) or no_rule["en"],
+                    "evidence": [],
+                }
+            ]
+        if probabilities is not None and self.model is not None:
+            reasons.append(self._model_reason(prepared, probabilities, model_decisive))
+        reasons.sort(key=lambda r: not r["decisive"])
+        return reasons
+
+    def _model_reason(
+        self, prepared: _Prepared, probabilities: dict[str, float], decisive: bool
+    ) -> dict[str, Any]:
+        assert self.model is not None
+        from sevtriage.model import model_text
+
+        predicted = max(probabilities, key=lambda s: probabilities[s])
+        text = model_text(prepared.ticket.subject, prepared.ticket.body)
+        terms = self.model.explain(text, predicted, top_k=5)
+        lang = prepared.report.language
+        words = ", ".join(t for t, _ in terms[:3])
+        explanation = (
+            f"El modelo sugiere {predicted} ({probabilities[predicted]:.0%}); términos: {words}."
+            if lang == "es"
+            else f"The model suggests {predicted} ({probabilities[predicted]:.0%}); terms: {words}."
+        )
+        return {
+            "kind": "model",
+            "model": self.model.version,
+            "severity": predicted,
+            "decisive": decisive,
+            "probability": round(probabilities[predicted], 4),
+            "probabilities": {k: round(v, 4) for k, v in probabilities.items()},
+            "explanation": explanation,
+            "terms": [{"term": t, "weight": round(w, 4)} for t, w in terms],
+        }
 
     def rescore_impact(
         self, signals: Mapping[str, bool], text: str
@@ -154,12 +276,21 @@ _default: Triager | None = None
 _default_lock = threading.Lock()
 
 
+def load_model(path: Path | None = None) -> ModelLike:
+    """The fallback model at ``path`` (default: ``$SEVTRIAGE_MODEL`` or ``models/default.joblib``),
+    verified against its card. Raises ``ModelError``: a refused model is never silently skipped."""
+    from sevtriage.model import SeverityModel, default_model_path
+
+    model: ModelLike = SeverityModel.load(path if path is not None else default_model_path())
+    return model
+
+
 def default_triager() -> Triager:
-    """The process-wide triager over the default rules directory, built on first use."""
+    """The process-wide triager: default rules and the default model, built on first use."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = Triager()
+            _default = Triager(model=load_model())
         return _default
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from sevtriage.cli.classify import classify
+from sevtriage.cli.rules_commands import analyze_rules
 from sevtriage.errors import SevtriageError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -35,3 +36,4 @@ def main() -> None:
 
 
 main.add_command(classify)
+main.add_command(analyze_rules)

@@ -13,7 +13,7 @@ import click
 
 from sevtriage.errors import InputError
 from sevtriage.io import Format, dump_line, read_records
-from sevtriage.triage import Triager
+from sevtriage.triage import Triager, load_model
 
 
 def _open_input(path: str) -> tuple[IO[bytes], str]:
@@ -63,6 +63,15 @@ def _summary(counts: Counter[str], errors: int, total: int, seconds: float) -> s
     metavar="ISO-8601",
     help="The instant used as 'now' (reproducible runs); default: the current time.",
 )
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SEVTRIAGE_MODEL",
+    show_envvar=True,
+    help="Fallback model file (default: models/default.joblib); verified before use.",
+)
+@click.option("--no-model", is_flag=True, help="Rules only: do not load any fallback model.")
 @click.option("--quiet", is_flag=True, help="No summary or progress bar on standard error.")
 def classify(
     input_path: str,
@@ -70,6 +79,8 @@ def classify(
     output: Path | None,
     rules_dir: Path | None,
     now_text: str | None,
+    model_path: Path | None,
+    no_model: bool,
     quiet: bool,
 ) -> None:
     """Classify the tickets of INPUT (a .jsonl or .csv file, or - for standard input).
@@ -79,7 +90,7 @@ def classify(
     classified, 1 when some lines were error records, 2 on a usage or configuration error.
     """
     now = _parse_now(now_text)
-    triager = Triager(rules_dir)
+    triager = Triager(rules_dir, model=None if no_model else load_model(model_path))
     stream, name = _open_input(input_path)
     out: IO[str] = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
     counts: Counter[str] = Counter()
