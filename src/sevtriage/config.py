@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sevtriage.errors import ConfigError, ConfigProblem
+from sevtriage.prefilter import Prefilter
 
 SEVERITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")
 SEVERITY_LABELS: dict[str, str] = {"P1": "Urgent", "P2": "High", "P3": "Medium", "P4": "Low"}
@@ -127,6 +128,8 @@ class RulesConfig:
     # Negation and hedge cues of all languages together: a mixed-language ticket negates in any.
     negation_cues: re.Pattern[str] = re.compile(r"(?!x)x")
     hedge_cues: re.Pattern[str] | None = None
+    # Keys "<language>:<signal>" that may match a text, found in one pass (see prefilter.py).
+    prefilter: Prefilter | None = None
 
 
 def default_rules_dir() -> Path:
@@ -364,6 +367,11 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
     return RulesConfig(
         negation_cues=_words_regex([w for lex in lexicons.values() for w in lex.negation_words]),
         hedge_cues=_words_regex(hedge_words) if hedge_words else None,
+        prefilter=Prefilter(
+            (f"{lex.language}:{sig.name}", sig.regex.pattern)
+            for lex in lexicons.values()
+            for sig in lex.signals
+        ),
         directory=root,
         signal_names=tuple(signals.signals),
         signal_descriptions=dict(signals.signals),

@@ -134,13 +134,20 @@ def _preceding_clause(folded: str, start: int, lex: Lexicon) -> str:
 
 
 def _scan_lexicon(
-    folded: str, original: str, body_offset: int, lex: Lexicon, config: RulesConfig
+    folded: str,
+    original: str,
+    body_offset: int,
+    lex: Lexicon,
+    config: RulesConfig,
+    candidates: set[str] | None,
 ) -> tuple[list[Evidence], list[Evidence], list[Evidence]]:
     """Matches of one lexicon: (positive, counted-as-another-signal, negated) evidence."""
     positive: list[Evidence] = []
     redirected: list[Evidence] = []
     negated: list[Evidence] = []
     for sig in lex.signals:
+        if candidates is not None and f"{lex.language}:{sig.name}" not in candidates:
+            continue
         for m in sig.regex.finditer(folded):
             start, end = m.span()
             if end == start:
@@ -184,8 +191,9 @@ def extract_signals(
     evidence: dict[str, list[Evidence]] = {}
     negated: list[Evidence] = []
     seen: set[tuple[str, str, int, int, bool]] = set()  # lexicons may match the same span
+    candidates = config.prefilter.candidates(folded) if config.prefilter is not None else None
     for lex in config.lexicons.values():
-        pos, redirected, neg = _scan_lexicon(folded, original, body_offset, lex, config)
+        pos, redirected, neg = _scan_lexicon(folded, original, body_offset, lex, config, candidates)
         for ev in (*pos, *redirected):
             if (key := (ev.signal, ev.field, ev.start, ev.end, True)) not in seen:
                 seen.add(key)

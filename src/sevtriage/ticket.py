@@ -42,6 +42,7 @@ _KNOWN = frozenset(
 )
 _PLAN_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # undecodable bytes read with surrogateescape
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def _optional_str(record: Mapping[str, Any], name: str, max_chars: int = 512) ->
 def _check_text(value: str, name: str) -> None:
     if "\x00" in value:
         raise InputError("invalid_text", "contains a NUL character", name)
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+    if _SURROGATE.search(value):
         raise InputError("invalid_utf8", "contains bytes that are not valid UTF-8", name)
 
 

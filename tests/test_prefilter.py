@@ -1,0 +1,61 @@
+"""The RE2 prefilter never hides a real match (it is a superset of every lexicon pattern)."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sevtriage.config import RulesConfig
+from sevtriage.prefilter import Prefilter, superset
+from sevtriage.signals import fold
+from sevtriage.triage import Triager
+
+
+def test_superset_drops_lookarounds_and_spells_out_unicode_classes() -> None:
+    assert superset(r"(?<!of the )\bapp\s+(?:(?!not\b)\w+\s+)?down\b") == (
+        r"app[\s\x{0b}\pZ\x{1c}-\x{1f}\x{85}]+(?:[\pL\pN_]+[\s\x{0b}\pZ\x{1c}-\x{1f}\x{85}]+)?down"
+    )
+    assert superset(r"[^\w]") is None
+    assert superset(r"(a)\1") is None
+
+
+def test_every_shipped_pattern_gets_a_superset(triager: Triager) -> None:
+    assert triager.config.prefilter is not None
+    assert triager.config.prefilter.always == frozenset()
+
+
+def _vocabulary(config: RulesConfig) -> list[str]:
+    words: set[str] = set()
+    for lex in config.lexicons.values():
+        for sig in lex.signals:
+            words.update(w for w in re.findall(r"[a-z']{2,}", sig.regex.pattern) if len(w) < 16)
+        words.update(lex.stopwords)
+    return sorted(words)
+
+
+def test_prefilter_reports_every_signal_the_exact_patterns_match(triager: Triager) -> None:
+    config = triager.config
+    assert config.prefilter is not None
+    prefilter: Prefilter = config.prefilter
+    vocab = _vocabulary(config)
+    pieces = st.one_of(
+        st.sampled_from(vocab),
+        st.sampled_from(
+            [" ", "  ", ", ", ". ", "? ", "\n", "!!! ", "¿", "é", "ñ", "😀", "\u00a0", "\u2003"]
+        ),
+        st.text(max_size=3),
+    )
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(pieces, max_size=40).map(" ".join))
+    def check(text: str) -> None:
+        folded = fold(text)
+        hits = prefilter.candidates(folded)
+        for lex in config.lexicons.values():
+            for sig in lex.signals:
+                if sig.regex.search(folded):
+                    assert f"{lex.language}:{sig.name}" in hits, (sig.name, folded)
+
+    check()
