@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -72,6 +74,28 @@ def _summary(counts: Counter[str], errors: int, total: int, seconds: float) -> s
     help="Fallback model file (default: models/default.joblib); verified before use.",
 )
 @click.option("--no-model", is_flag=True, help="Rules only: do not load any fallback model.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: this process; dask: partitions of a JSONL file on a dask cluster.",
+)
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler (default: a local cluster).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=2,
+    show_default=True,
+    help="Worker processes of the local dask cluster.",
+)
+@click.option(
+    "--partition-lines",
+    type=click.IntRange(1),
+    default=50_000,
+    show_default=True,
+    help="Input lines per dask partition.",
+)
 @click.option("--quiet", is_flag=True, help="No summary or progress bar on standard error.")
 def classify(
     input_path: str,
@@ -81,6 +105,10 @@ def classify(
     now_text: str | None,
     model_path: Path | None,
     no_model: bool,
+    engine: str,
+    scheduler: str | None,
+    workers: int,
+    partition_lines: int,
     quiet: bool,
 ) -> None:
     """Classify the tickets of INPUT (a .jsonl or .csv file, or - for standard input).
@@ -90,16 +118,38 @@ def classify(
     classified, 1 when some lines were error records, 2 on a usage or configuration error.
     """
     now = _parse_now(now_text)
-    triager = Triager(rules_dir, model=None if no_model else load_model(model_path))
-    stream, name = _open_input(input_path)
+    stream: IO[bytes] | None = None
+    if engine == "dask":
+        if input_path == "-" or fmt == "csv":
+            raise click.BadParameter("--engine dask reads a JSONL file (not stdin or CSV)")
+        from sevtriage.parallel import classify_on_dask
+
+        lines: Iterator[tuple[str, dict[str, Any]]] = (
+            (line, json.loads(line))
+            for line in classify_on_dask(
+                Path(input_path),
+                rules_dir=rules_dir,
+                model_path=model_path,
+                use_model=not no_model,
+                now_iso=now.isoformat(),
+                scheduler=scheduler,
+                workers=workers,
+                lines_per_partition=partition_lines,
+            )
+        )
+    else:
+        triager = Triager(rules_dir, model=None if no_model else load_model(model_path))
+        stream, name = _open_input(input_path)
+        results = triager.triage_records(read_records(stream, fmt, name), now)
+        lines = ((dump_line(result), result) for result in results)
     out: IO[str] = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
     counts: Counter[str] = Counter()
     errors = total = 0
     started = time.perf_counter()
     progress = _progress(quiet)
     try:
-        for result in triager.triage_records(read_records(stream, fmt, name), now):
-            out.write(dump_line(result))
+        for text, result in lines:
+            out.write(text)
             total += 1
             if "error" in result:
                 errors += 1
@@ -111,7 +161,7 @@ def classify(
     finally:
         if progress is not None:
             progress.close()
-        if stream is not sys.stdin.buffer:
+        if stream is not None and stream is not sys.stdin.buffer:
             stream.close()
         if output:
             out.close()
