@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sevtriage.errors import ConfigError, InputError, ModelError, SevtriageError, SlaError
@@ -30,8 +30,9 @@ __all__ = [
 
 
 def triage(ticket: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    """Classify one ticket with the default rules; raises ``InputError`` for invalid input."""
-    return default_triager().triage(ticket, now)
+    """Classify one ticket with the default rules and model; ``now`` (default: the current time)
+    is the intake time used when the ticket has no ``created_at``. ``InputError`` for bad input."""
+    return default_triager().triage(ticket, now or datetime.now(UTC))
 
 
 def triage_many(
@@ -43,6 +44,7 @@ def triage_many(
     any other iterable of mappings gives a list of dicts.
     """
     triager = default_triager()
+    now = now or datetime.now(UTC)
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a dependency

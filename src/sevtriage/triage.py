@@ -15,9 +15,10 @@ from typing import Any, Protocol
 
 from sevtriage.combine import combine, load_policy
 from sevtriage.config import SEVERITY_LABELS, RulesConfig, SeverityRule, load_rules
-from sevtriage.errors import InputError
+from sevtriage.errors import InputError, SlaError
 from sevtriage.rules import RuleDecision, RulesEngine
 from sevtriage.signals import SignalReport, extract_signals
+from sevtriage.sla import SlaPolicies
 from sevtriage.ticket import MAX_BODY_CHARS, Ticket, parse_ticket
 
 
@@ -78,17 +79,19 @@ class Triager:
         model: ModelLike | None = None,
         max_body_chars: int = MAX_BODY_CHARS,
         chunk_size: int = 256,
+        sla: SlaPolicies | None = None,
     ) -> None:
         self.config: RulesConfig = load_rules(rules_dir)
         self.engine = RulesEngine(self.config)
         self.policy = load_policy(self.config.directory)
+        self.sla = sla if sla is not None else SlaPolicies.load(self.config.directory)
         self.model = model
         self.max_body_chars = max_body_chars
         self.chunk_size = chunk_size
         self.versions: dict[str, str | None] = {
             "rules": self.config.version,
             "model": model.version if model is not None else None,
-            "sla_policy": None,
+            "sla_policy": self.sla.version,
         }
 
     def parse(self, record: Any) -> Ticket:
@@ -102,19 +105,50 @@ class Triager:
 
     def _prepare(self, record: Any) -> _Prepared:
         ticket = record if isinstance(record, Ticket) else self.parse(record)
+        if ticket.severity is not None:  # given by the caller: no classification, only the SLA
+            empty = SignalReport(facts={}, language=ticket.language or "en")
+            return _Prepared(ticket, empty, RuleDecision(rule=None, fired=()))
         report = self.signals(ticket)
         return _Prepared(ticket, report, self.evaluate(report.facts))
 
     def _probabilities(self, batch: Sequence[_Prepared]) -> list[dict[str, float] | None]:
-        if self.model is None or not batch:
-            return [None] * len(batch)
+        """The model's class probabilities for each ticket that needs classifying (one call)."""
+        wanted = [i for i, p in enumerate(batch) if p.ticket.severity is None]
+        out: list[dict[str, float] | None] = [None] * len(batch)
+        if self.model is None or not wanted:
+            return out
         from sevtriage.model import model_text
 
-        matrix = self.model.predict_proba(
-            [model_text(p.ticket.subject, p.ticket.body) for p in batch]
-        )
+        texts = [model_text(batch[i].ticket.subject, batch[i].ticket.body) for i in wanted]
         classes = self.model.classes_
-        return [{c: float(row[i]) for i, c in enumerate(classes)} for row in matrix]
+        for i, row in zip(wanted, self.model.predict_proba(texts), strict=True):
+            out[i] = {c: float(row[k]) for k, c in enumerate(classes)}
+        return out
+
+    def _given(self, ticket: Ticket, severity: str, now: datetime | None) -> dict[str, Any]:
+        """The result for a ticket whose severity was given: the SLA for it, nothing classified."""
+        reason = {
+            "kind": "input",
+            "rule": None,
+            "severity": severity,
+            "decisive": True,
+            "explanation": "The severity was given in the input; only the SLA was computed.",
+            "evidence": [],
+        }
+        return {
+            "id": ticket.id,
+            "severity": severity,
+            "severity_label": SEVERITY_LABELS[severity],
+            "source": "input",
+            "confidence": 1.0,
+            "needs_review": False,
+            "language": ticket.language,
+            "reasons": [reason],
+            "signals": {},
+            "negated": [],
+            "sla": self.deadlines(ticket, severity, now),
+            "versions": self.versions,
+        }
 
     def triage(self, record: Any, now: datetime | None = None) -> dict[str, Any]:
         """Classify one ticket (a mapping or a ``Ticket``). Raises ``InputError`` for bad input."""
@@ -158,6 +192,8 @@ class Triager:
         self, prepared: _Prepared, probabilities: dict[str, float] | None, now: datetime | None
     ) -> dict[str, Any]:
         ticket, report, decision = prepared.ticket, prepared.report, prepared.decision
+        if ticket.severity is not None:
+            return self._given(ticket, ticket.severity, now)
         severity_rules = self.config.severity
         if decision.rule is not None:
             rule_severity: str | None = decision.rule.severity
@@ -174,8 +210,6 @@ class Triager:
             source, confidence, model_decisive = "rules", rule_conf, False
             needs_review = rule_severity is None or rule_conf < severity_rules.review_below
         reasons = self._reasons(prepared, severity, model_decisive, probabilities)
-        if ticket.severity is not None:  # given by the caller: only the SLA is computed
-            severity, source, confidence, needs_review = ticket.severity, "input", 1.0, False
         return {
             "id": ticket.id,
             "severity": severity,
@@ -187,8 +221,32 @@ class Triager:
             "reasons": reasons,
             "signals": {name: value for name, value in report.facts.items() if value},
             "negated": [ev.as_dict() for ev in report.negated],
+            "sla": self.deadlines(ticket, severity, now),
             "versions": self.versions,
         }
+
+    def deadlines(self, ticket: Ticket, severity: str, now: datetime | None) -> dict[str, Any]:
+        """The SLA deadlines for ``severity``; created_at defaults to ``now`` (the intake time),
+        the zone to UTC. Problems (no plan, a calendar that needs the country) are reported in
+        the result, so the classification is never lost."""
+        base: dict[str, Any] = {"plan": ticket.plan, "policy_version": self.sla.version}
+        if ticket.plan is None:
+            return base | {"applies": False, "reason": "the ticket has no plan"}
+        created = ticket.created_at or now
+        if created is None:
+            return base | {"applies": False, "reason": "no created_at on the ticket and no 'now'"}
+        try:
+            result = self.sla.deadlines(
+                ticket.plan, severity, created, ticket.timezone or "UTC", ticket.country
+            ).as_dict()
+        except SlaError as exc:
+            field, _, message = str(exc).partition(": ")
+            error = {"code": "sla_error", "field": field, "message": message or str(exc)}
+            return base | {"applies": False, "error": error}
+        if ticket.created_at is None:
+            result["created_at"] = created.isoformat()
+            result["created_at_from"] = "now"
+        return result
 
     def _reasons(
         self,
