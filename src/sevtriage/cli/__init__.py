@@ -13,6 +13,7 @@ import click
 
 from sevtriage.cli.classify import classify
 from sevtriage.cli.rules_commands import analyze_rules
+from sevtriage.cli.sla_commands import escalations, sla
 from sevtriage.errors import SevtriageError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -37,3 +38,5 @@ def main() -> None:
 
 main.add_command(classify)
 main.add_command(analyze_rules)
+main.add_command(sla)
+main.add_command(escalations)
