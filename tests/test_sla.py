@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -133,11 +132,22 @@ def test_business_day_target_without_country_is_an_error_not_a_guess(
     assert policies.deadlines("business_plus", "P1", created, "America/Mexico_City", None).applies
 
 
-def test_version_is_sha256_of_the_sla_files_bytes(policies: SlaPolicies) -> None:
-    digest = hashlib.sha256()
+def test_version_changes_exactly_when_an_sla_file_changes(
+    policies: SlaPolicies, tmp_path: Path
+) -> None:
+    import re
+    import shutil
+
+    assert re.fullmatch(r"sla-[0-9a-f]{12}", policies.version)
+    copy = tmp_path / "rules"
+    shutil.copytree(RULES, copy)
+    assert SlaPolicies.load(copy).version == policies.version
     for name in ("calendars.yaml", "escalation.yaml", "policies.yaml"):
-        digest.update((RULES / "sla" / name).read_bytes())
-    assert policies.version == "sla-" + digest.hexdigest()[:12]
+        path = copy / "sla" / name
+        original = path.read_text()
+        path.write_text(original + "\n# edited\n")
+        assert SlaPolicies.load(copy).version != policies.version, name
+        path.write_text(original)
 
 
 def test_at_risk_share_defaults_to_three_quarters(policies: SlaPolicies) -> None:

@@ -157,6 +157,9 @@ def files_version(prefix: str, files: list[Path], root: Path) -> str:
 def read_yaml(path: Path, problems: list[ConfigProblem]) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.append(ConfigProblem(str(path), "", "required file is missing"))
+        return None
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(ConfigProblem(str(path), "", f"cannot read file: {exc}"))
         return None

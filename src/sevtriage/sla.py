@@ -12,8 +12,6 @@ Pure apart from ``SlaPolicies.load``: ``deadlines`` takes the creation instant a
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,13 +19,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from sevtriage.calendars import Calendar, CalendarSpec, add_open_time_utc, place
+from sevtriage.config import (
+    SEVERITIES,
+    default_rules_dir,
+    files_version,
+    read_yaml,
+    validate_model,
+)
 from sevtriage.errors import ConfigError, ConfigProblem, SlaError
 
-SEVERITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")
 TARGETS: tuple[str, ...] = ("first_response", "resolution")
 Severity = Literal["P1", "P2", "P3", "P4"]
 TargetName = Literal["first_response", "resolution"]
@@ -141,49 +144,8 @@ class EscalationPolicy:
     request_plans: frozenset[str]
 
 
-def default_rules_dir() -> Path:
-    """The rules folder: ``$SEVTRIAGE_RULES_DIR`` or the repository's ``rules/``."""
-    env = os.environ.get("SEVTRIAGE_RULES_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "rules"
-    if not path.is_dir():
-        raise ConfigError(
-            [ConfigProblem(str(path), "", "rules directory not found; set SEVTRIAGE_RULES_DIR")]
-        )
-    return path
-
-
-def sla_version(files: list[Path]) -> str:
-    """``sla-`` + the first 12 hex chars of the sha256 of the SLA files' bytes (in name order)."""
-    digest = hashlib.sha256()
-    for path in sorted(files, key=lambda p: p.name):
-        digest.update(path.read_bytes())
-    return f"sla-{digest.hexdigest()[:12]}"
-
-
 def _read(path: Path, model: type[_M], problems: list[ConfigProblem]) -> _M | None:
-    try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        problems.append(ConfigProblem(str(path), "", "required file is missing"))
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(ConfigProblem(str(path), "", f"cannot read file: {exc}"))
-        return None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problems.append(ConfigProblem(str(path), where, f"invalid YAML: {exc}"))
-        return None
-    if data is None:
-        problems.append(ConfigProblem(str(path), "", "file is empty"))
-        return None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
-            problems.append(ConfigProblem(str(path), loc, err["msg"]))
-        return None
+    return validate_model(model, read_yaml(path, problems), path, problems)
 
 
 def _build_calendars(
@@ -346,7 +308,7 @@ class SlaPolicies:
         assert pol_file is not None and escalation is not None
         return cls(
             directory=root,
-            version=sla_version([cal_path, pol_path, esc_path]),
+            version=files_version("sla", [cal_path, pol_path, esc_path], root),
             at_risk_share=pol_file.at_risk_share,
             plans=plans,
             calendars=calendars,
