@@ -22,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from sevtriage.calendars import Place, add_open_time_utc, open_time_between, place
+from sevtriage.config import SEVERITIES
 from sevtriage.errors import InputError, SlaError
-from sevtriage.sla import SEVERITIES, TARGETS, SlaPolicies, TargetSpec
+from sevtriage.sla import TARGETS, SlaPolicies, TargetSpec
 
 EventType = Literal[
     "created",

@@ -23,8 +23,9 @@ from sevtriage.clock import (
     TicketSlaState,
     sla_state,
 )
+from sevtriage.config import SEVERITIES
 from sevtriage.errors import InputError, SevtriageError
-from sevtriage.sla import SEVERITIES, EscalationLevel, EscalationPolicy, SlaPolicies
+from sevtriage.sla import EscalationLevel, EscalationPolicy, SlaPolicies
 
 # The lead's signal vocabulary that a stated impact maps onto (all booleans, unset = False).
 IMPACT_SIGNALS: tuple[str, ...] = (

@@ -127,7 +127,7 @@ class Triager:
 
     def _given(self, ticket: Ticket, severity: str, now: datetime | None) -> dict[str, Any]:
         """The result for a ticket whose severity was given: the SLA for it, nothing classified."""
-        reason = {
+        reason: dict[str, Any] = {
             "kind": "input",
             "rule": None,
             "severity": severity,
