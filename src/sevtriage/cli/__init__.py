@@ -13,6 +13,7 @@ import click
 
 from sevtriage.cli.classify import classify
 from sevtriage.cli.rules_commands import analyze_rules
+from sevtriage.cli.service_commands import export_reviews, serve
 from sevtriage.cli.sla_commands import escalations, sla
 from sevtriage.errors import SevtriageError
 
@@ -40,3 +41,5 @@ main.add_command(classify)
 main.add_command(analyze_rules)
 main.add_command(sla)
 main.add_command(escalations)
+main.add_command(serve)
+main.add_command(export_reviews)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the sevtriage database (run at service start; see ``store.engine``)."""

@@ -1,0 +1,90 @@
+"""Prometheus metrics, one registry per app (so two apps in one process never collide).
+
+requests and latency per route template (not per path: ticket ids would explode the series),
+decisions per severity, source and kind, review outcomes, SLA breaches and escalations.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "sevtriage_http_requests",
+            "HTTP requests by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "sevtriage_http_request_duration_seconds",
+            "HTTP request latency by method and route template.",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "sevtriage_decisions",
+            "Severity decisions recorded, by severity, source and kind.",
+            ["severity", "source", "kind"],
+            registry=self.registry,
+        )
+        self.reviews = Counter(
+            "sevtriage_reviews",
+            "Agent reviews by action (accepted or overridden).",
+            ["action"],
+            registry=self.registry,
+        )
+        self.breaches = Counter(
+            "sevtriage_sla_breaches",
+            "SLA targets found breached by the sweep (each recorded once), by target.",
+            ["target"],
+            registry=self.registry,
+        )
+        self.escalations = Counter(
+            "sevtriage_escalations",
+            "Escalations recorded, by kind (automatic, requested) and outcome.",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    """Counts every HTTP request and its latency under the matched route's template."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route: Any = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)

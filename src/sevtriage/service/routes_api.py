@@ -1,0 +1,143 @@
+"""The JSON API (``/v1``), health and metrics. Handlers are plain functions: FastAPI runs them in
+its threadpool, where triage and database work belong. Writes need a bearer token."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from sevtriage.errors import InputError
+from sevtriage.service import escalations, tickets
+from sevtriage.service.auth import require_writer
+from sevtriage.service.context import ServiceContext
+from sevtriage.service.intake import intake
+from sevtriage.service.metrics import CONTENT_TYPE
+from sevtriage.service.schemas import (
+    TICKET_EXAMPLE,
+    AwareDatetime,
+    EscalationRequestIn,
+    EventIn,
+    ReviewIn,
+)
+
+router = APIRouter()
+Writer = Annotated[str, Depends(require_writer)]
+
+
+def context(request: Request) -> ServiceContext:
+    ctx = request.app.state.ctx
+    assert isinstance(ctx, ServiceContext)
+    return ctx
+
+
+Ctx = Annotated[ServiceContext, Depends(context)]
+
+
+@router.post(
+    "/v1/tickets",
+    tags=["tickets"],
+    summary="Triage and store one ticket (an object) or a batch (an array)",
+    responses={201: {"description": "A single ticket was created"}, 422: {}, 413: {}},
+)
+def post_tickets(
+    ctx: Ctx,
+    actor: Writer,
+    response: Response,
+    payload: Annotated[
+        dict[str, Any] | list[Any],
+        Body(
+            openapi_examples={
+                "one": {"summary": "one ticket", "value": TICKET_EXAMPLE},
+                "batch": {"summary": "a batch", "value": [TICKET_EXAMPLE]},
+            }
+        ),
+    ],
+) -> dict[str, Any]:
+    """Each ticket is validated, triaged (severity, reasons), given SLA deadlines and stored.
+
+    The same id with the same content is answered from the store (``status: unchanged``); with
+    a changed content it is re-triaged and recorded as an ``update`` decision. A batch is refused
+    as a whole (422, every problem listed with its index and field) if any ticket is invalid.
+    """
+    records = payload if isinstance(payload, list) else [payload]
+    if not records:
+        raise InputError("empty_batch", "the batch is empty", None)
+    if len(records) > ctx.settings.max_batch:
+        raise InputError(
+            "too_large", f"{len(records)} tickets; the limit is {ctx.settings.max_batch}", None
+        )
+    answers = intake(ctx, records, actor)
+    if isinstance(payload, list):
+        return {"tickets": answers}
+    if answers[0]["status"] == "created":
+        response.status_code = 201
+    return answers[0]
+
+
+@router.get("/v1/tickets/{ticket_id}", tags=["tickets"], summary="A ticket and its history")
+def get_ticket(ctx: Ctx, ticket_id: str) -> dict[str, Any]:
+    """Current severity, every decision (intake, updates, reviews, escalations), the clock's
+    events, reviews, escalations, and the SLA status at now."""
+    return tickets.ticket_view(ctx, ticket_id)
+
+
+@router.post("/v1/tickets/{ticket_id}/events", tags=["tickets"], summary="Record a clock event")
+def post_event(ctx: Ctx, actor: Writer, ticket_id: str, event: EventIn) -> dict[str, Any]:
+    """first_response, waiting_on_customer (pauses the clock), customer_replied (resumes it),
+    resolved, reopened. Answers the ticket with its SLA status; 409 if the clock refuses."""
+    return tickets.add_event(ctx, ticket_id, event, actor)
+
+
+@router.post("/v1/tickets/{ticket_id}/review", tags=["reviews"], summary="Confirm or override")
+def post_review(ctx: Ctx, actor: Writer, ticket_id: str, review: ReviewIn) -> dict[str, Any]:
+    """An override needs a reason; the SLA targets are recomputed for the new severity from the
+    original creation time (paused time kept). The override becomes a labelled example."""
+    return tickets.review(ctx, ticket_id, review, actor)
+
+
+@router.post(
+    "/v1/tickets/{ticket_id}/escalation-requests",
+    tags=["escalations"],
+    summary="A customer's request to escalate",
+)
+def post_escalation_request(
+    ctx: Ctx, actor: Writer, ticket_id: str, request: EscalationRequestIn
+) -> dict[str, Any]:
+    """Business+ only (other plans get a 403 with the reason). The stated impact is re-scored by
+    the severity rules; a more severe result is applied. Every request is recorded."""
+    return escalations.request_escalation(ctx, ticket_id, request, actor)
+
+
+@router.get("/v1/escalations", tags=["escalations"], summary="Run the SLA sweep")
+def get_escalations(
+    ctx: Ctx,
+    actor: Writer,
+    at: Annotated[
+        AwareDatetime | None, Query(description="Sweep time (ISO-8601 with offset)")
+    ] = None,
+) -> dict[str, Any]:
+    """Escalates breached or at-risk targets of open tickets at ``at`` (default: now). Each
+    escalation is recorded once: running the sweep again (on any replica) escalates nothing twice.
+    It writes, so it needs a token."""
+    return escalations.sweep(ctx, at, actor)
+
+
+@router.get("/v1/review-queue", tags=["reviews"], summary="Tickets waiting for an agent")
+def get_review_queue(ctx: Ctx, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    """Open tickets that need review or whose confidence is low, oldest deadline first."""
+    return {"tickets": tickets.review_queue(ctx, limit)}
+
+
+@router.get("/healthz", tags=["ops"], summary="Liveness and database check")
+def healthz(ctx: Ctx) -> dict[str, Any]:
+    ctx.store.count_tickets()
+    return {"status": "ok", "versions": {**ctx.triager.versions, "sla_policy": ctx.sla.version}}
+
+
+@router.get(
+    "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse
+)
+def metrics(ctx: Ctx) -> Response:
+    return Response(ctx.metrics.exposition(), media_type=CONTENT_TYPE)

@@ -1,0 +1,325 @@
+"""The store: a small API over the database that the service calls.
+
+Reads return ``TicketHistory`` records. Writes go through ``Store.writing(actor, now)``, one
+transaction in which each touched ticket row is locked first (``FOR UPDATE`` on PostgreSQL; SQLite
+write transactions are exclusive), so two requests about one ticket never interleave, on one
+replica or several. Rows are only ever inserted; every insert records who and when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sevtriage.store import schema
+from sevtriage.store.engine import READ_ONLY, make_engine, migrate
+from sevtriage.store.records import (
+    Decision,
+    Escalation,
+    Event,
+    NewDecision,
+    NewEscalation,
+    NewTicket,
+    Review,
+    TicketHistory,
+)
+
+_CHUNK = 500  # ids per IN (...) query
+
+
+def _decision(row: Row[Any]) -> Decision:
+    m = row._mapping
+    return Decision(
+        seq=m["seq"],
+        kind=m["kind"],
+        severity=m["severity"],
+        previous_severity=m["previous_severity"],
+        source=m["source"],
+        confidence=m["confidence"],
+        needs_review=m["needs_review"],
+        language=m["language"],
+        reasons=m["reasons"],
+        signals=m["signals"],
+        versions={
+            "rules": m["rules_version"],
+            "model": m["model_version"],
+            "sla_policy": m["policy_version"],
+        },
+        deadlines=m["deadlines"],
+        content_hash=m["content_hash"],
+        content=m["content"],
+        note=m["note"],
+        actor=m["actor"],
+        recorded_at=m["recorded_at"],
+    )
+
+
+def _event(row: Row[Any]) -> Event:
+    return Event(**{k: row._mapping[k] for k in Event.__dataclass_fields__})
+
+
+def _review(row: Row[Any]) -> Review:
+    return Review(**{k: row._mapping[k] for k in Review.__dataclass_fields__})
+
+
+def _escalation(row: Row[Any]) -> Escalation:
+    return Escalation(**{k: row._mapping[k] for k in Escalation.__dataclass_fields__})
+
+
+def _values(record: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, shallow (``asdict`` deep-copies every JSON value)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def load_histories(connection: Connection, ids: Sequence[str]) -> dict[str, TicketHistory]:
+    """The histories of the tickets ``ids`` that exist (four queries per chunk of ids)."""
+    found: dict[str, TicketHistory] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        rows: dict[str, dict[str, list[Any]]] = {}
+        parts: tuple[tuple[str, Table, Any], ...] = (
+            ("decisions", schema.decisions, _decision),
+            ("events", schema.ticket_events, _event),
+            ("reviews", schema.reviews, _review),
+            ("escalations", schema.escalations, _escalation),
+        )
+        for name, table, convert in parts:
+            query = select(table).where(table.c.ticket_id.in_(chunk)).order_by(table.c.seq)
+            for row in connection.execute(query):
+                per_ticket = rows.setdefault(row._mapping["ticket_id"], {})
+                per_ticket.setdefault(name, []).append(convert(row))
+        for ticket in connection.execute(
+            select(schema.tickets).where(schema.tickets.c.id.in_(chunk))
+        ):
+            m, lists = ticket._mapping, rows.get(ticket._mapping["id"], {})
+            if not lists.get("decisions"):
+                continue  # created by a transaction that is still writing its first decision
+            found[m["id"]] = TicketHistory(
+                id=m["id"],
+                created_at=m["created_at"],
+                received_at=m["received_at"],
+                received_by=m["received_by"],
+                decisions=tuple(lists["decisions"]),
+                events=tuple(lists.get("events", ())),
+                reviews=tuple(lists.get("reviews", ())),
+                escalations=tuple(lists.get("escalations", ())),
+            )
+    return found
+
+
+class TicketNotFound(LookupError):
+    """No ticket with this id (the service answers 404)."""
+
+
+class Writer:
+    """One write transaction on behalf of ``actor`` at ``now``; see ``Store.writing``."""
+
+    def __init__(self, connection: Connection, actor: str, now: datetime) -> None:
+        self.connection = connection
+        self.actor = actor
+        self.now = now
+
+    def _insert_unless_exists(self, table: Table, key: list[str], values: dict[str, Any]) -> bool:
+        """``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING``: True if the row was inserted.
+
+        (RETURNING, not ``rowcount``: drivers differ in what they count.)"""
+        dialect = self.connection.dialect.name
+        if dialect == "postgresql":
+            statement: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
+        elif dialect == "sqlite":
+            statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
+        else:
+            raise NotImplementedError(dialect)
+        returning = statement.returning(*(table.c[name] for name in key))
+        return self.connection.execute(returning, values).first() is not None
+
+    def _insert(self, table: Table, values: dict[str, Any]) -> int:
+        """Insert one row and return its new ``seq``."""
+        key = self.connection.execute(table.insert(), values).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def create_ticket(self, ticket: NewTicket) -> bool:
+        """Insert the ticket unless its id exists (``ON CONFLICT DO NOTHING``): True if created.
+
+        The unique key decides, so concurrent intakes of one id on any replica create one row.
+        """
+        values = {
+            "id": ticket.id,
+            "created_at": ticket.created_at,
+            "received_at": self.now,
+            "received_by": self.actor,
+        }
+        return self._insert_unless_exists(schema.tickets, ["id"], values)
+
+    def lock(self, ticket_id: str) -> TicketHistory:
+        """Lock the ticket row for this transaction and return its history."""
+        locked = self.connection.execute(
+            select(schema.tickets.c.id).where(schema.tickets.c.id == ticket_id).with_for_update()
+        ).first()
+        history = load_histories(self.connection, [ticket_id]).get(ticket_id)
+        if locked is None or history is None:
+            raise TicketNotFound(ticket_id)
+        return history
+
+    def add_decision(self, ticket_id: str, decision: NewDecision) -> int:
+        values = _values(decision)
+        versions = values.pop("versions")
+        values.update(
+            ticket_id=ticket_id,
+            rules_version=versions.get("rules"),
+            model_version=versions.get("model"),
+            policy_version=versions.get("sla_policy"),
+            actor=self.actor,
+            recorded_at=self.now,
+        )
+        return self._insert(schema.decisions, values)
+
+    def add_event(self, ticket_id: str, kind: str, at: datetime, note: str | None) -> int:
+        values = {
+            "ticket_id": ticket_id,
+            "kind": kind,
+            "at": at,
+            "note": note,
+            "actor": self.actor,
+            "recorded_at": self.now,
+        }
+        return self._insert(schema.ticket_events, values)
+
+    def add_review(
+        self,
+        ticket_id: str,
+        *,
+        decision_seq: int,
+        reviewed_decision_seq: int,
+        action: str,
+        previous_severity: str,
+        severity: str,
+        reason: str | None,
+    ) -> int:
+        values = {
+            "ticket_id": ticket_id,
+            "decision_seq": decision_seq,
+            "reviewed_decision_seq": reviewed_decision_seq,
+            "agent": self.actor,
+            "action": action,
+            "previous_severity": previous_severity,
+            "severity": severity,
+            "reason": reason,
+            "recorded_at": self.now,
+        }
+        return self._insert(schema.reviews, values)
+
+    def add_escalation(
+        self, ticket_id: str, escalation: NewEscalation, decision_seq: int | None = None
+    ) -> bool:
+        """Record an escalation unless one with the same ticket and key exists: True if new."""
+        values = _values(escalation)
+        values.update(
+            ticket_id=ticket_id,
+            decision_seq=decision_seq,
+            actor=self.actor,
+            recorded_at=self.now,
+        )
+        return self._insert_unless_exists(schema.escalations, ["ticket_id", "dedupe_key"], values)
+
+
+class Store:
+    """The database behind the service (see the module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
+        """Connect to ``url`` and bring the schema to the latest migration."""
+        engine = make_engine(url)
+        if migrate_schema:
+            migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def writing(self, actor: str, now: datetime) -> Iterator[Writer]:
+        """One write transaction; committed when the block ends, rolled back on an exception."""
+        with self.engine.begin() as connection:
+            yield Writer(connection, actor, now)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+            yield connection
+
+    def histories(self, ids: Sequence[str]) -> dict[str, TicketHistory]:
+        with self.reading() as connection:
+            return load_histories(connection, ids)
+
+    def history(self, ticket_id: str) -> TicketHistory | None:
+        return self.histories([ticket_id]).get(ticket_id)
+
+    def count_tickets(self) -> int:
+        with self.reading() as connection:
+            query = select(func.count()).select_from(schema.tickets)
+            return int(connection.execute(query).scalar_one())
+
+    def open_ticket_ids(self) -> list[str]:
+        """Tickets whose latest event is not ``resolved`` (or that have no event yet)."""
+        events = schema.ticket_events
+        latest = (
+            select(events.c.ticket_id, func.max(events.c.seq).label("seq"))
+            .group_by(events.c.ticket_id)
+            .subquery()
+        )
+        resolved = (
+            select(events.c.ticket_id)
+            .join(latest, latest.c.seq == events.c.seq)
+            .where(events.c.kind == "resolved")
+        )
+        query = (
+            select(schema.tickets.c.id)
+            .where(schema.tickets.c.id.not_in(resolved))
+            .order_by(schema.tickets.c.id)
+        )
+        with self.reading() as connection:
+            return list(connection.execute(query).scalars())
+
+    def review_candidate_ids(self, below_confidence: float) -> list[str]:
+        """Tickets whose decision in force needs review or has confidence below the threshold."""
+        decisions = schema.decisions
+        latest = (
+            select(func.max(decisions.c.seq).label("seq"))
+            .group_by(decisions.c.ticket_id)
+            .subquery()
+        )
+        query = (
+            select(decisions.c.ticket_id)
+            .join(latest, latest.c.seq == decisions.c.seq)
+            .where(decisions.c.needs_review | (decisions.c.confidence < below_confidence))
+            .order_by(decisions.c.ticket_id)
+        )
+        with self.reading() as connection:
+            return list(connection.execute(query).scalars())
+
+    def reviewed_ids(self) -> list[str]:
+        query = select(schema.reviews.c.ticket_id).distinct().order_by(schema.reviews.c.ticket_id)
+        with self.reading() as connection:
+            return list(connection.execute(query).scalars())
+
+    def iter_histories(self, ids: Iterable[str]) -> Iterator[TicketHistory]:
+        """Histories of ``ids`` in order, loaded a chunk at a time."""
+        ordered = list(ids)
+        for chunk in _chunks(ordered):
+            found = self.histories(chunk)
+            yield from (found[i] for i in chunk if i in found)
