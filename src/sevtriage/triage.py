@@ -17,7 +17,7 @@ from sevtriage.combine import combine, load_policy
 from sevtriage.config import SEVERITY_LABELS, RulesConfig, SeverityRule, load_rules
 from sevtriage.errors import InputError, SlaError
 from sevtriage.rules import RuleDecision, RulesEngine
-from sevtriage.signals import SignalReport, extract_signals
+from sevtriage.signals import Evidence, SignalReport, extract_signals
 from sevtriage.sla import SlaPolicies
 from sevtriage.ticket import MAX_BODY_CHARS, Ticket, parse_ticket
 
@@ -28,7 +28,7 @@ def _explain(rule: SeverityRule, language: str) -> str:
 
 def _rule_reason(rule: SeverityRule, report: SignalReport, decisive: bool) -> dict[str, Any]:
     used = [n for n in (*rule.when.all, *rule.when.any) if report.facts.get(n)]
-    evidence = [ev.as_dict() for name in used for ev in report.evidence.get(name, [])]
+    evidence = [ev.as_dict() for name in used for ev in _distinct(report.evidence.get(name, []))]
     return {
         "kind": "rule",
         "rule": rule.id,
@@ -37,6 +37,23 @@ def _rule_reason(rule: SeverityRule, report: SignalReport, decisive: bool) -> di
         "explanation": _explain(rule, report.language),
         "evidence": evidence,
     }
+
+
+MAX_EVIDENCE_PER_SIGNAL = 5
+
+
+def _distinct(evidence: list[Evidence]) -> list[Evidence]:
+    """The first few matches with distinct text: enough to show, not every repeat of a keyword."""
+    seen: set[str] = set()
+    out: list[Evidence] = []
+    for ev in evidence:
+        key = ev.text.lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(ev)
+            if len(out) == MAX_EVIDENCE_PER_SIGNAL:
+                break
+    return out
 
 
 def _rule_confidence(rule: SeverityRule, report: SignalReport, hedge_penalty: float) -> float:
