@@ -1,0 +1,56 @@
+"""The README's main command on the bundled sample: one line per ticket, and a quality floor."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _classify(repo: Path, *extra: str) -> list[dict[str, object]]:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sevtriage",
+            "classify",
+            str(repo / "data" / "sample-tickets.jsonl"),
+            "--now",
+            "2026-11-25T12:00:00+00:00",
+            *extra,
+        ],
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def _labels(repo: Path) -> dict[str, str]:
+    lines = (repo / "data" / "sample-tickets.jsonl").read_text(encoding="utf-8").splitlines()
+    return {r["id"]: r["label"] for r in map(json.loads, lines)}
+
+
+def test_readme_classify_on_the_sample_gives_one_result_per_ticket(repo: Path) -> None:
+    results = _classify(repo)
+    labels = _labels(repo)
+    assert [r["id"] for r in results] == list(labels)
+    assert {r["severity"] for r in results} == {"P1", "P2", "P3", "P4"}
+    for result in results:
+        assert (
+            result["versions"]["rules"]
+            and result["versions"]["model"]
+            and result["versions"]["sla_policy"]
+        )
+        assert result["sla"]["applies"] is True, result["sla"]
+    accuracy = sum(r["severity"] == labels[str(r["id"])] for r in results) / len(results)
+    assert accuracy >= 0.7, f"sample accuracy fell to {accuracy:.2f}"
+
+
+def test_rules_only_on_the_sample_stays_above_its_floor(repo: Path) -> None:
+    results = _classify(repo, "--no-model")
+    labels = _labels(repo)
+    accuracy = sum(r["severity"] == labels[str(r["id"])] for r in results) / len(results)
+    assert accuracy >= 0.65, f"rules-only sample accuracy fell to {accuracy:.2f}"
