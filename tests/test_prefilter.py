@@ -13,12 +13,18 @@ from sevtriage.signals import fold
 from sevtriage.triage import Triager
 
 
-def test_superset_drops_lookarounds_and_spells_out_unicode_classes() -> None:
-    assert superset(r"(?<!of the )\bapp\s+(?:(?!not\b)\w+\s+)?down\b") == (
-        r"app[\s\x{0b}\pZ\x{1c}-\x{1f}\x{85}]+(?:[\pL\pN_]+[\s\x{0b}\pZ\x{1c}-\x{1f}\x{85}]+)?down"
+def test_superset_drops_lookarounds_and_widens_bounded_repeats() -> None:
+    assert superset(r"(?<!of the )\bapp\s+(?:(?!not\b)\w+\s+){0,2}down\b") == (
+        r"\bapp\s+(?:\w+\s+){0,}down\b"
     )
-    assert superset(r"[^\w]") is None
     assert superset(r"(a)\1") is None
+
+
+def test_ascii_stand_in_keeps_each_character_kind() -> None:
+    from sevtriage.prefilter import ascii_stand_in
+
+    assert ascii_stand_in("plain ascii, 42!") == "plain ascii, 42!"
+    assert ascii_stand_in("ñ😀\u2003٣д") == "x# 0x"
 
 
 def test_every_shipped_pattern_gets_a_superset(triager: Triager) -> None:

@@ -1,23 +1,53 @@
-"""A one-pass prefilter for the lexicon patterns: which signals *may* match a text.
+r"""A one-pass prefilter for the lexicon patterns: which signals *may* match a text.
 
 Python's ``re`` scans the text once per pattern; with ~40 patterns that dominates triage time.
 RE2 matches a whole set of patterns in one linear pass. Each lexicon pattern is rewritten into a
-*superset* that RE2 accepts (lookarounds and ``\\b`` dropped, Unicode-aware ``\\w``/``\\s``/``\\d``
-spelled out), so the prefilter may report a signal that does not really match (the exact Python
-pattern then rejects it) but never misses one that does. A pattern that cannot be rewritten is
-always scanned. The property is tested with generated text (``tests/test_prefilter.py``).
+*superset* that RE2 accepts (lookarounds dropped, ``{m,n}`` widened to ``{m,}``), so the
+prefilter may report a signal that does not really match (the exact Python pattern then rejects
+it) but never misses one that does.
+
+RE2's classes are ASCII (and Unicode classes make its automaton too large to stay fast), so the
+text is mapped to ASCII first, one character for one: every non-ASCII character becomes an ASCII
+character of the same kind for Python's ``re`` (word -> ``x``, digit -> ``0``, space -> `` ``,
+anything else -> ``#``). ``\w``, ``\s``, ``\d`` and ``\b`` then mean the same in both engines.
+A pattern that cannot be rewritten is always scanned. The property is tested with generated text
+(``tests/test_prefilter.py``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import re2
 
-_WORD = r"\pL\pN_"
-_SPACE = r"\s\x{0b}\pZ\x{1c}-\x{1f}\x{85}"
-_OUTSIDE = {"w": f"[{_WORD}]", "s": f"[{_SPACE}]", "d": r"\pN", "b": "", "B": ""}
-_INSIDE = {"w": _WORD, "s": _SPACE, "d": r"\pN"}
+
+class _AsciiStandIns(dict[int, str]):
+    """``str.translate`` table: each non-ASCII character to an ASCII one of the same regex kind."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if code < 128:
+            value = char
+        elif char.isdigit():
+            value = "0"
+        elif char.isspace():
+            value = " "
+        elif re.match(r"\w", char):
+            value = "x"
+        else:
+            value = "#"
+        self[code] = value
+        return value
+
+
+_STAND_INS = _AsciiStandIns()
+_BOUNDED = re.compile(r"\{(\d+),(\d+)\}")
+
+
+def ascii_stand_in(text: str) -> str:
+    """``text`` with every non-ASCII character replaced by an ASCII one of the same kind."""
+    return text if text.isascii() else text.translate(_STAND_INS)
 
 
 def _skip_group(pattern: str, i: int) -> int:
@@ -43,37 +73,35 @@ def _skip_group(pattern: str, i: int) -> int:
 
 
 def superset(pattern: str) -> str | None:
-    """An RE2 pattern matching wherever ``pattern`` (Python syntax) matches; None if unsure."""
+    """An RE2 pattern matching (on ASCII stand-in text) wherever ``pattern`` matches; None if
+    unsure. Lookarounds only restrict a match, so dropping them gives a superset."""
     out: list[str] = []
-    i, in_class, negated = 0, False, False
+    i = 0
+    in_class = False
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
-            if i + 1 >= len(pattern):
-                return None
-            code = pattern[i + 1]
-            table = _INSIDE if in_class else _OUTSIDE
-            if in_class and negated and code in table:
-                return None  # [^\w...] in RE2 would be ASCII-only: not a safe superset
-            if code in table:
-                out.append(table[code])
-            elif code in "WSDAZ" or code.isdigit():
-                return None  # negated classes, anchors and back-references: keep it exact
-            else:
-                out.append(pattern[i : i + 2])
+            if i + 1 >= len(pattern) or pattern[i + 1].isdigit() or pattern[i + 1] in "AZ":
+                return None  # back-references and absolute anchors: keep it exact
+            out.append(pattern[i : i + 2])
             i += 2
             continue
         if in_class:
             in_class = ch != "]"
             out.append(ch)
         elif ch == "[":
-            in_class, negated = True, pattern.startswith("[^", i)
+            in_class = True
             out.append(ch)
         elif pattern.startswith(("(?<!", "(?<=", "(?!", "(?="), i):
             i = _skip_group(pattern, i)
             continue
         elif ch == "$":
             out.append(r"(?:\n|$)")
+        elif ch == "{" and (bound := _BOUNDED.match(pattern, i)):
+            # {m,n} -> {m,}: a superset, and a loop instead of n counted DFA states
+            out.append(f"{{{bound.group(1)},}}")
+            i = bound.end()
+            continue
         else:
             out.append(ch)
         i += 1
@@ -85,7 +113,7 @@ class Prefilter:
 
     def __init__(self, patterns: Iterable[tuple[str, str]]) -> None:
         options = re2.Options()
-        options.max_mem = 256 << 20  # the Unicode classes make a large automaton
+        options.max_mem = 64 << 20
         self._set = re2.Set.SearchSet(options)
         self._keys: list[str] = []
         always: set[str] = set()
@@ -104,6 +132,8 @@ class Prefilter:
         self.always = frozenset(always)
 
     def candidates(self, text: str) -> set[str]:
+        """Keys whose pattern may match ``text`` (the folded text; mapped to ASCII here)."""
+        text = ascii_stand_in(text)
         matched = self._set.Match(text) if self._keys else None  # None when nothing matches
         hits = {self._keys[i] for i in matched} if matched else set()
         return hits | self.always
