@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sevtriage.config import RulesConfig
+from sevtriage.config import RulesConfig, pattern_key
 from sevtriage.prefilter import Prefilter, superset
 from sevtriage.signals import fold
 from sevtriage.triage import Triager
@@ -36,7 +36,8 @@ def _vocabulary(config: RulesConfig) -> list[str]:
     words: set[str] = set()
     for lex in config.lexicons.values():
         for sig in lex.signals:
-            words.update(w for w in re.findall(r"[a-z']{2,}", sig.regex.pattern) if len(w) < 16)
+            for regex in sig.patterns:
+                words.update(w for w in re.findall(r"[a-z']{2,}", regex.pattern) if len(w) < 16)
         words.update(lex.stopwords)
     return sorted(words)
 
@@ -61,7 +62,9 @@ def test_prefilter_reports_every_signal_the_exact_patterns_match(triager: Triage
         hits = prefilter.candidates(folded)
         for lex in config.lexicons.values():
             for sig in lex.signals:
-                if sig.regex.search(folded):
-                    assert f"{lex.language}:{sig.name}" in hits, (sig.name, folded)
+                for i, regex in enumerate(sig.patterns):
+                    if regex.search(folded):
+                        key = pattern_key(lex.language, sig.name, i)
+                        assert key in hits, (key, folded)
 
     check()

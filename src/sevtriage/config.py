@@ -96,7 +96,7 @@ class SeverityFile(_Strict):
 @dataclass(frozen=True)
 class CompiledSignal:
     name: str
-    regex: re.Pattern[str]
+    patterns: tuple[re.Pattern[str], ...]
     negated_as: str | None
     negatable: bool
 
@@ -128,8 +128,13 @@ class RulesConfig:
     # Negation and hedge cues of all languages together: a mixed-language ticket negates in any.
     negation_cues: re.Pattern[str] = re.compile(r"(?!x)x")
     hedge_cues: re.Pattern[str] | None = None
-    # Keys "<language>:<signal>" that may match a text, found in one pass (see prefilter.py).
+    # Which lexicon patterns (``pattern_key``) may match a text, in one pass (see prefilter.py).
     prefilter: Prefilter | None = None
+
+
+def pattern_key(language: str, signal: str, index: int) -> str:
+    """The prefilter's name for one lexicon pattern."""
+    return f"{language}:{signal}:{index}"
 
 
 def default_rules_dir() -> Path:
@@ -228,8 +233,8 @@ def _build_lexicon(
             if (p := _compile(pat, path, f"signals.{name}.patterns[{i}]", problems)) is not None
         ]
         if good:
-            regex = re.compile("|".join(f"(?:{p})" for p in good))
-            compiled.append(CompiledSignal(name, regex, spec.negated_as, spec.negatable))
+            patterns = tuple(re.compile(p) for p in good)
+            compiled.append(CompiledSignal(name, patterns, spec.negated_as, spec.negatable))
     quote = [
         p
         for i, pat in enumerate(lex.quote_markers)
@@ -371,9 +376,10 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
         negation_cues=_words_regex([w for lex in lexicons.values() for w in lex.negation_words]),
         hedge_cues=_words_regex(hedge_words) if hedge_words else None,
         prefilter=Prefilter(
-            (f"{lex.language}:{sig.name}", sig.regex.pattern)
+            (pattern_key(lex.language, sig.name, i), regex.pattern)
             for lex in lexicons.values()
             for sig in lex.signals
+            for i, regex in enumerate(sig.patterns)
         ),
         directory=root,
         signal_names=tuple(signals.signals),

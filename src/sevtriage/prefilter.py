@@ -88,7 +88,7 @@ def superset(pattern: str) -> str | None:
             continue
         if in_class:
             in_class = ch != "]"
-            out.append(ch)
+            out.append(ascii_stand_in(ch))  # the text is mapped the same way
         elif ch == "[":
             in_class = True
             out.append(ch)
@@ -103,7 +103,7 @@ def superset(pattern: str) -> str | None:
             i = bound.end()
             continue
         else:
-            out.append(ch)
+            out.append(re.escape(ascii_stand_in(ch)) if not ch.isascii() else ch)
         i += 1
     return "".join(out)
 

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sevtriage.config import Lexicon, RulesConfig
+from sevtriage.config import CompiledSignal, Lexicon, RulesConfig, pattern_key
 
 
 @dataclass(frozen=True)
@@ -142,37 +142,52 @@ def _scan_lexicon(
     candidates: set[str] | None,
 ) -> tuple[list[Evidence], list[Evidence], list[Evidence]]:
     """Matches of one lexicon: (positive, counted-as-another-signal, negated) evidence."""
-    positive: list[Evidence] = []
-    redirected: list[Evidence] = []
-    negated: list[Evidence] = []
+    out: tuple[list[Evidence], list[Evidence], list[Evidence]] = ([], [], [])
     for sig in lex.signals:
-        if candidates is not None and f"{lex.language}:{sig.name}" not in candidates:
-            continue
-        for m in sig.regex.finditer(folded):
-            start, end = m.span()
-            if end == start:
+        seen: set[tuple[int, int]] = set()
+        for i, regex in enumerate(sig.patterns):
+            if candidates is not None and pattern_key(lex.language, sig.name, i) not in candidates:
                 continue
-            context = _preceding_clause(folded, start, lex) if sig.negatable else ""
-            in_subject = start < body_offset
-            shift = 0 if in_subject else body_offset
-            ev = Evidence(
-                signal=sig.name,
-                field="subject" if in_subject else "body",
-                start=start - shift,
-                end=end - shift,
-                text=original[start:end].strip(),
-                language=lex.language,
-                hedged=bool(config.hedge_cues and context and config.hedge_cues.search(context)),
+            for m in regex.finditer(folded):
+                if m.end() > m.start() and m.span() not in seen:
+                    seen.add(m.span())
+                    _classify_match(m, folded, original, body_offset, lex, config, sig, out)
+    return out
+
+
+def _classify_match(
+    m: re.Match[str],
+    folded: str,
+    original: str,
+    body_offset: int,
+    lex: Lexicon,
+    config: RulesConfig,
+    sig: CompiledSignal,
+    out: tuple[list[Evidence], list[Evidence], list[Evidence]],
+) -> None:
+    """File one match as positive, or negated (and then maybe counted as another signal)."""
+    positive, redirected, negated = out
+    start, end = m.span()
+    context = _preceding_clause(folded, start, lex) if sig.negatable else ""
+    in_subject = start < body_offset
+    shift = 0 if in_subject else body_offset
+    ev = Evidence(
+        signal=sig.name,
+        field="subject" if in_subject else "body",
+        start=start - shift,
+        end=end - shift,
+        text=original[start:end].strip(),
+        language=lex.language,
+        hedged=bool(config.hedge_cues and context and config.hedge_cues.search(context)),
+    )
+    if context and config.negation_cues.search(context):
+        negated.append(ev)
+        if sig.negated_as is not None:
+            redirected.append(
+                Evidence(sig.negated_as, ev.field, ev.start, ev.end, ev.text, ev.language)
             )
-            if context and config.negation_cues.search(context):
-                negated.append(ev)
-                if sig.negated_as is not None:
-                    redirected.append(
-                        Evidence(sig.negated_as, ev.field, ev.start, ev.end, ev.text, ev.language)
-                    )
-            else:
-                positive.append(ev)
-    return positive, redirected, negated
+    else:
+        positive.append(ev)
 
 
 def extract_signals(
