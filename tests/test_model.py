@@ -1,0 +1,226 @@
+"""The fallback model: sklearn contract, determinism, card verification, explanations."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import sklearn
+
+from sevtriage.errors import ModelError
+from sevtriage.evaluate import classification_report, model_predictions, triager_predictions
+from sevtriage.importers import read_labelled
+from sevtriage.model import (
+    DEFAULT_PARAMS,
+    LABELS,
+    SeverityModel,
+    build_pipeline,
+    card_path,
+    default_model_path,
+    file_sha256,
+    model_text,
+    save_model,
+    train_model,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def small_train() -> list[dict[str, Any]]:
+    return read_labelled([REPO / "data" / "train.jsonl"])[:400]
+
+
+@pytest.fixture(scope="module")
+def small_model(
+    small_train: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> SeverityModel:
+    pipeline, card = train_model(small_train, seed=0, folds=0)
+    return save_model(pipeline, card, tmp_path_factory.mktemp("m") / "small.joblib")
+
+
+def _texts(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [model_text(r["subject"], r["body"]) for r in records]
+
+
+def test_model_text_is_subject_newline_body() -> None:
+    assert model_text("Inbox down", "Nobody can log in.") == "Inbox down\nNobody can log in."
+
+
+def test_pipeline_is_built_from_named_params_and_settable() -> None:
+    """sklearn contract: one builder from named params; get_params/set_params reach every step."""
+    pipeline = build_pipeline(C=3.0, word_max_features=500)
+    params = pipeline.get_params()
+    assert params["clf__C"] == 3.0
+    assert params["features__word__max_features"] == 500
+    assert params["features__word__strip_accents"] == "unicode"
+    assert params["features__word__sublinear_tf"] is True
+    pipeline.set_params(clf__C=0.5)
+    assert pipeline.get_params()["clf__C"] == 0.5
+    with pytest.raises(ValueError, match="unknown model parameter"):
+        build_pipeline(nonsense=1)
+    assert set(DEFAULT_PARAMS) >= {"C", "seed", "min_df"}
+
+
+def test_classes_and_predict_proba_are_in_label_order(small_model: SeverityModel) -> None:
+    assert small_model.classes_ == LABELS
+    assert tuple(small_model.pipeline.classes_) == LABELS
+    proba = small_model.predict_proba(["la bandeja no carga para nadie", "how do I export tags?"])
+    assert proba.shape == (2, 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert small_model.predict_proba([]).shape == (0, 4)
+
+
+def test_training_is_deterministic_same_predictions_and_file_hash(
+    small_train: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """Same data + seed gives the same predictions and a byte-identical model file."""
+    a = save_model(*train_model(small_train, seed=0, folds=0), tmp_path / "a.joblib")
+    b = save_model(*train_model(small_train, seed=0, folds=0), tmp_path / "b.joblib")
+    texts = _texts(small_train[:50])
+    np.testing.assert_array_equal(a.predict_proba(texts), b.predict_proba(texts))
+    assert a.card["sha256"] == b.card["sha256"] == file_sha256(tmp_path / "a.joblib")
+    assert a.version == f"model-{a.card['sha256'][:12]}"
+
+
+def test_model_file_hash_is_identical_in_another_process(
+    small_train: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """Nothing process-specific (set order, object ids) leaks into the saved file."""
+    here = save_model(*train_model(small_train, seed=0, folds=0), tmp_path / "here.joblib")
+    code = (
+        "import sys; from pathlib import Path;"
+        "from sevtriage.importers import read_labelled;"
+        "from sevtriage.model import train_model, save_model;"
+        f"r = read_labelled([Path({str(REPO / 'data' / 'train.jsonl')!r})])[:400];"
+        "print(save_model(*train_model(r, seed=0, folds=0), Path(sys.argv[1])).card['sha256'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "there.joblib")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert out.stdout.strip() == here.card["sha256"]
+
+
+def test_card_records_data_hash_params_thresholds_and_validation(
+    small_train: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    model = save_model(*train_model(small_train, seed=3, folds=3), tmp_path / "m.joblib")
+    card = json.loads(card_path(tmp_path / "m.joblib").read_text())
+    assert card["sklearn_version"] == sklearn.__version__
+    assert card["labels"] == list(LABELS)
+    assert card["seed"] == 3 and card["params"]["seed"] == 3
+    assert card["training_data"]["size"] == 400 and len(card["training_data"]["sha256"]) == 64
+    assert set(card["thresholds"]["review_below"]) == set(LABELS)
+    assert 0.0 <= card["validation"]["metrics"]["macro_f1"] <= 1.0
+    assert card["sha256"] == file_sha256(tmp_path / "m.joblib") == model.card["sha256"]
+
+
+def test_tampered_model_file_is_refused(small_model: SeverityModel, tmp_path: Path) -> None:
+    path = tmp_path / "t.joblib"
+    save_model(small_model.pipeline, dict(small_model.card), path)
+    with open(path, "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(ModelError, match="does not match its card"):
+        SeverityModel.load(path)
+
+
+def test_card_with_another_sklearn_version_is_refused(
+    small_model: SeverityModel, tmp_path: Path
+) -> None:
+    path = tmp_path / "v.joblib"
+    save_model(small_model.pipeline, dict(small_model.card), path)
+    card = json.loads(card_path(path).read_text())
+    card["sklearn_version"] = "0.24.2"
+    card_path(path).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=r"scikit-learn 0\.24\.2"):
+        SeverityModel.load(path)
+
+
+def test_model_without_card_or_file_is_refused(small_model: SeverityModel, tmp_path: Path) -> None:
+    path = tmp_path / "c.joblib"
+    save_model(small_model.pipeline, dict(small_model.card), path)
+    card_path(path).unlink()
+    with pytest.raises(ModelError, match="card not found"):
+        SeverityModel.load(path)
+    with pytest.raises(ModelError):
+        SeverityModel.load(tmp_path / "absent.joblib")
+
+
+def test_explain_lists_terms_of_the_text_that_push_towards_the_label(
+    small_model: SeverityModel,
+) -> None:
+    text = "Se borraron todos los contactos, necesitamos restaurar el respaldo"
+    terms = small_model.explain(text, "P1", top_k=5)
+    assert 0 < len(terms) <= 5
+    weights = [w for _, w in terms]
+    assert all(w > 0 for w in weights) and weights == sorted(weights, reverse=True)
+    lowered = text.lower()
+    assert all(all(part in lowered for part in term.split()) for term, _ in terms)
+    with pytest.raises(ValueError):
+        small_model.explain(text, "P9")
+
+
+def test_default_model_path_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SEVTRIAGE_MODEL", raising=False)
+    assert default_model_path() == REPO / "models" / "default.joblib"
+    monkeypatch.setenv("SEVTRIAGE_MODEL", "/x/y.joblib")
+    assert default_model_path() == Path("/x/y.joblib")
+
+
+@pytest.fixture(scope="module")
+def shipped() -> SeverityModel:
+    return SeverityModel.load(REPO / "models" / "default.joblib")
+
+
+def test_shipped_model_loads_is_small_and_has_a_full_card(shipped: SeverityModel) -> None:
+    card = shipped.card
+    assert (REPO / "models" / "default.joblib").stat().st_size < 5 * 1024 * 1024
+    for key in (
+        "version",
+        "sha256",
+        "params",
+        "training_data",
+        "held_out",
+        "thresholds",
+        "selection",
+        "validation",
+    ):
+        assert key in card, key
+    assert card["training_data"]["files"] == ["data/train.jsonl"]
+
+
+@pytest.fixture(scope="module")
+def heldout_scores(shipped: SeverityModel) -> dict[str, float]:
+    records = read_labelled([REPO / "data" / "test.jsonl"])
+    labels = [r["label"] for r in records]
+    return {
+        "rules": classification_report(labels, triager_predictions(records, None, None))[
+            "macro_f1"
+        ],
+        "model": classification_report(labels, model_predictions(shipped, records))["macro_f1"],
+        "combined": classification_report(labels, triager_predictions(records, None, shipped))[
+            "macro_f1"
+        ],
+    }
+
+
+def test_combined_is_not_worse_than_rules_alone_on_heldout(
+    heldout_scores: dict[str, float],
+) -> None:
+    assert heldout_scores["combined"] >= heldout_scores["rules"]
+
+
+def test_combined_is_not_worse_than_model_alone_on_heldout(
+    heldout_scores: dict[str, float],
+) -> None:
+    assert heldout_scores["combined"] >= heldout_scores["model"]
