@@ -163,6 +163,37 @@ class SeverityModel:
         proba = self.predict_proba(texts)
         return [LABELS[i] for i in np.argmax(proba, axis=1)]
 
+    def predict_with_terms(
+        self, texts: Sequence[str], top_k: int = 5
+    ) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
+        """Probabilities and, for each text, the top terms towards its most probable label, from
+        one vectorisation of the batch (what triage uses; ``explain`` is the one-text form)."""
+        if not texts:
+            return np.zeros((0, len(LABELS))), []
+        matrix = self._features.transform(list(texts)).tocsr()
+        proba = np.asarray(self.pipeline[-1].predict_proba(matrix))
+        if self._coef is None:
+            return proba, [[] for _ in texts]
+        if self._names is None:
+            self._names = np.asarray(self._features.get_feature_names_out())
+        terms = []
+        for i, label_index in enumerate(np.argmax(proba, axis=1)):
+            row = matrix.getrow(i)
+            terms.append(self._top_terms(row.indices, row.data, int(label_index), top_k))
+        return proba, terms
+
+    def _top_terms(
+        self, indices: np.ndarray, values: np.ndarray, label_index: int, top_k: int
+    ) -> list[tuple[str, float]]:
+        assert self._coef is not None and self._names is not None
+        weights = self._coef[label_index][indices] * values
+        order = np.argsort(-weights, kind="stable")[:top_k]
+        return [
+            (_display_name(str(self._names[indices[i]])), float(weights[i]))
+            for i in order
+            if weights[i] > 0
+        ]
+
     def explain(self, text: str, label: str, top_k: int = 5) -> list[tuple[str, float]]:
         """The terms that pushed ``text`` towards ``label`` most: coefficient x TF-IDF value,
         positive contributions only, largest first. Char n-grams are shown quoted ('caid')."""
@@ -173,13 +204,7 @@ class SeverityModel:
         if self._names is None:
             self._names = np.asarray(self._features.get_feature_names_out())
         row = self._features.transform([text]).tocsr()
-        weights = self._coef[LABELS.index(label)][row.indices] * row.data
-        order = np.argsort(-weights, kind="stable")[:top_k]
-        return [
-            (_display_name(str(self._names[row.indices[i]])), float(weights[i]))
-            for i in order
-            if weights[i] > 0
-        ]
+        return self._top_terms(row.indices, row.data, LABELS.index(label), top_k)
 
     @classmethod
     def load(cls, path: Path) -> SeverityModel:

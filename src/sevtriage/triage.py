@@ -73,7 +73,17 @@ class ModelLike(Protocol):
 
     def predict_proba(self, texts: Sequence[str]) -> Any: ...
 
-    def explain(self, text: str, label: str, top_k: int = 5) -> list[tuple[str, float]]: ...
+    def predict_with_terms(
+        self, texts: Sequence[str], top_k: int = 5
+    ) -> tuple[Any, list[list[tuple[str, float]]]]: ...
+
+
+@dataclass(frozen=True)
+class _ModelView:
+    """What the model said of one ticket: class probabilities, and the terms behind the top one."""
+
+    probabilities: dict[str, float]
+    terms: list[tuple[str, float]]
 
 
 @dataclass(frozen=True)
@@ -128,18 +138,20 @@ class Triager:
         report = self.signals(ticket)
         return _Prepared(ticket, report, self.evaluate(report.facts))
 
-    def _probabilities(self, batch: Sequence[_Prepared]) -> list[dict[str, float] | None]:
-        """The model's class probabilities for each ticket that needs classifying (one call)."""
+    def _probabilities(self, batch: Sequence[_Prepared]) -> list[_ModelView | None]:
+        """The model's probabilities and top terms for each ticket that needs classifying,
+        from one vectorisation of the batch."""
         wanted = [i for i, p in enumerate(batch) if p.ticket.severity is None]
-        out: list[dict[str, float] | None] = [None] * len(batch)
+        out: list[_ModelView | None] = [None] * len(batch)
         if self.model is None or not wanted:
             return out
         from sevtriage.model import model_text
 
         texts = [model_text(batch[i].ticket.subject, batch[i].ticket.body) for i in wanted]
         classes = self.model.classes_
-        for i, row in zip(wanted, self.model.predict_proba(texts), strict=True):
-            out[i] = {c: float(row[k]) for k, c in enumerate(classes)}
+        matrix, terms = self.model.predict_with_terms(texts, top_k=5)
+        for i, row, row_terms in zip(wanted, matrix, terms, strict=True):
+            out[i] = _ModelView({c: float(row[k]) for k, c in enumerate(classes)}, row_terms)
         return out
 
     def _given(self, ticket: Ticket, severity: str, now: datetime | None) -> dict[str, Any]:
@@ -197,16 +209,12 @@ class Triager:
         self, pending: list[tuple[int, _Prepared | dict[str, Any]]], now: datetime | None
     ) -> Iterator[dict[str, Any]]:
         good = [item for _, item in pending if isinstance(item, _Prepared)]
-        probabilities = iter(self._probabilities(good))
+        views = iter(self._probabilities(good))
         for _, item in pending:
-            yield (
-                self._finish(item, next(probabilities), now)
-                if isinstance(item, _Prepared)
-                else item
-            )
+            yield (self._finish(item, next(views), now) if isinstance(item, _Prepared) else item)
 
     def _finish(
-        self, prepared: _Prepared, probabilities: dict[str, float] | None, now: datetime | None
+        self, prepared: _Prepared, view: _ModelView | None, now: datetime | None
     ) -> dict[str, Any]:
         ticket, report, decision = prepared.ticket, prepared.report, prepared.decision
         if ticket.severity is not None:
@@ -217,8 +225,8 @@ class Triager:
             rule_conf = _rule_confidence(decision.rule, report, severity_rules.hedge_penalty)
         else:
             rule_severity, rule_conf = None, severity_rules.default_confidence
-        if probabilities is not None:
-            combined = combine(rule_severity, rule_conf, probabilities, self.policy)
+        if view is not None:
+            combined = combine(rule_severity, rule_conf, view.probabilities, self.policy)
             severity, source = combined.severity, combined.source
             confidence, needs_review = combined.confidence, combined.needs_review
             model_decisive = combined.model_decisive
@@ -226,7 +234,7 @@ class Triager:
             severity = rule_severity or severity_rules.default_severity
             source, confidence, model_decisive = "rules", rule_conf, False
             needs_review = rule_severity is None or rule_conf < severity_rules.review_below
-        reasons = self._reasons(prepared, severity, model_decisive, probabilities)
+        reasons = self._reasons(prepared, severity, model_decisive, view)
         return {
             "id": ticket.id,
             "severity": severity,
@@ -270,7 +278,7 @@ class Triager:
         prepared: _Prepared,
         severity: str,
         model_decisive: bool,
-        probabilities: dict[str, float] | None,
+        view: _ModelView | None,
     ) -> list[dict[str, Any]]:
         report, decision = prepared.report, prepared.decision
         reasons: list[dict[str, Any]] = []
@@ -280,7 +288,7 @@ class Triager:
             reasons = [
                 _rule_reason(r, report, rule_decisive and r is decision.rule) for r in ordered
             ]
-        elif probabilities is None:
+        elif view is None:
             no_rule = self.config.severity.no_rule_explain
             reasons = [
                 {
@@ -292,20 +300,17 @@ class Triager:
                     "evidence": [],
                 }
             ]
-        if probabilities is not None and self.model is not None:
-            reasons.append(self._model_reason(prepared, probabilities, model_decisive))
+        if view is not None and self.model is not None:
+            reasons.append(self._model_reason(prepared, view, model_decisive))
         reasons.sort(key=lambda r: not r["decisive"])
         return reasons
 
     def _model_reason(
-        self, prepared: _Prepared, probabilities: dict[str, float], decisive: bool
+        self, prepared: _Prepared, view: _ModelView, decisive: bool
     ) -> dict[str, Any]:
         assert self.model is not None
-        from sevtriage.model import model_text
-
+        probabilities, terms = view.probabilities, view.terms
         predicted = max(probabilities, key=lambda s: probabilities[s])
-        text = model_text(prepared.ticket.subject, prepared.ticket.body)
-        terms = self.model.explain(text, predicted, top_k=5)
         lang = prepared.report.language
         words = ", ".join(t for t, _ in terms[:3])
         explanation = (
