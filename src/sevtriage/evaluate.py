@@ -18,7 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from sevtriage.errors import InputError, SlaError
 from sevtriage.model import LABELS, SeverityModel, model_text
+from sevtriage.sla import SlaPolicies
+from sevtriage.ticket import parse_datetime
 
 SYSTEMS = ("rules", "model", "combined")
 
@@ -210,12 +213,16 @@ def backtest(
     model: SeverityModel | None,
     current_rules_dir: Path | None = None,
     current_model: SeverityModel | None = None,
+    sla_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Replay labelled tickets under a changed configuration (rules + model) and the current
-    one: severity mix, agreement with the labels and with the current configuration."""
+    """Replay labelled tickets under a changed configuration (rules + model + SLA policies) and
+    the current one: severity mix, agreement with the labels and with the current configuration,
+    deadlines and the share that would have breached (``sla_outcomes``)."""
     labels = [str(r["label"]) for r in records]
     changed = triager_predictions(records, rules_dir, model)
     current = triager_predictions(records, current_rules_dir, current_model)
+    changed_sla = SlaPolicies.load(sla_dir or rules_dir)
+    current_sla = SlaPolicies.load(current_rules_dir)
     transitions = Counter(f"{a}->{b}" for a, b in zip(current, changed, strict=True) if a != b)
     return {
         "n": len(records),
@@ -236,12 +243,76 @@ def backtest(
             "changed": classification_report(labels, changed),
             "current": classification_report(labels, current),
         },
+        "sla": {
+            "changed": {
+                "policy_version": changed_sla.version,
+                **sla_outcomes(records, changed, changed_sla),
+            },
+            "current": {
+                "policy_version": current_sla.version,
+                **sla_outcomes(records, current, current_sla),
+            },
+        },
         "agreement_with_current": {
             "share": _ratio(
                 sum(a == b for a, b in zip(current, changed, strict=True)), len(labels)
             ),
             "changed_tickets": sum(transitions.values()),
             "transitions": dict(sorted(transitions.items())),
+        },
+    }
+
+
+def sla_outcomes(
+    records: Sequence[Mapping[str, Any]], severities: Sequence[str], policies: SlaPolicies
+) -> dict[str, Any]:
+    """Deadlines under ``severities`` and, for tickets that carry ``first_response_at`` /
+    ``resolved_at``, the share that would have breached each target."""
+    with_sla = 0
+    target_hours: list[float] = []
+    checked = {"first_response": 0, "resolution": 0}
+    breached = {"first_response": 0, "resolution": 0}
+    reasons: Counter[str] = Counter()
+    for record, severity in zip(records, severities, strict=True):
+        try:
+            created = parse_datetime(record.get("created_at"), "created_at")
+            if created is None or not record.get("plan"):
+                reasons["no created_at or plan"] += 1
+                continue
+            result = policies.deadlines(
+                str(record["plan"]),
+                severity,
+                created,
+                str(record.get("timezone") or "UTC"),
+                record.get("country") or None,
+            )
+            if not result.applies:
+                reasons[result.reason or "no SLA"] += 1
+                continue
+            assert result.first_response_due is not None and result.resolution_due is not None
+            with_sla += 1
+            target_hours.append((result.resolution_due - created).total_seconds() / 3600)
+            for target, due, field in (
+                ("first_response", result.first_response_due, "first_response_at"),
+                ("resolution", result.resolution_due, "resolved_at"),
+            ):
+                done = parse_datetime(record.get(field), field)
+                if done is not None:
+                    checked[target] += 1
+                    breached[target] += done > due
+        except (InputError, SlaError) as exc:
+            reasons[str(exc)[:80]] += 1
+    return {
+        "with_sla": with_sla,
+        "without_sla": dict(reasons),
+        "mean_hours_to_resolution_due": _ratio(sum(target_hours), len(target_hours)),
+        "breached": {
+            t: {
+                "checked": checked[t],
+                "breached": breached[t],
+                "share": _ratio(breached[t], checked[t]),
+            }
+            for t in checked
         },
     }
 

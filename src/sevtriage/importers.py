@@ -121,7 +121,13 @@ def convert_record(record: Mapping[str, Any], spec: ImportSpec, where: str) -> d
     language = _text(record, spec.language_column).strip().lower()
     if language:
         out["language"] = language
+    for name in _SLA_FIELDS:  # kept for backtests: deadlines and would-have-breached shares
+        if record.get(name) not in (None, ""):
+            out[name] = record[name]
     return out
+
+
+_SLA_FIELDS = ("plan", "created_at", "timezone", "country", "first_response_at", "resolved_at")
 
 
 def import_file(

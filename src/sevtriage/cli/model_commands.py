@@ -443,6 +443,12 @@ def promote(
     type=_existing_file,
     help="The current model (default: $SEVTRIAGE_MODEL or models/default.joblib).",
 )
+@click.option(
+    "--sla",
+    "sla_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A rules folder whose sla/ holds the changed SLA policies (default: --rules).",
+)
 @_json_option
 def backtest(
     tickets: Path,
@@ -451,13 +457,17 @@ def backtest(
     no_model: bool,
     current_rules: Path | None,
     current_model: Path | None,
+    sla_dir: Path | None,
     as_json: bool,
 ) -> None:
-    """Replay past labelled TICKETS under a changed configuration (--rules, --model): severity
-    mix, agreement with the labels and with the current configuration."""
+    """Replay past labelled TICKETS under a changed configuration (--rules, --model, --sla):
+    severity mix, agreement with the labels and with the current configuration, deadlines, and
+    the share that would have breached (tickets with first_response_at / resolved_at)."""
     records = read_labelled([tickets])
     changed_model = None if no_model else _load(model_path)
-    report = ev.backtest(records, rules, changed_model, current_rules, _load(current_model))
+    report = ev.backtest(
+        records, rules, changed_model, current_rules, _load(current_model), sla_dir=sla_dir
+    )
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -481,6 +491,15 @@ def backtest(
         f"agreement with current: {same['share']:.1%} "
         f"({same['changed_tickets']} changed: {same['transitions']})"
     )
+    for name in ("current", "changed"):
+        sla = report["sla"][name]
+        late = ", ".join(
+            f"{target} {v['breached']}/{v['checked']}" for target, v in sla["breached"].items()
+        )
+        click.echo(
+            f"SLA {name} ({sla['policy_version']}): {sla['with_sla']} with an SLA, mean "
+            f"{sla['mean_hours_to_resolution_due']:.1f} h to resolution due; would breach: {late}"
+        )
 
 
 @click.command("import-labels")
