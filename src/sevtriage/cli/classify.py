@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import click
 
+from sevtriage.cli.options import rules_dir_option
 from sevtriage.errors import InputError
 from sevtriage.io import Format, dump_line, read_records
 from sevtriage.triage import Triager, load_model
@@ -54,11 +55,7 @@ def _summary(counts: Counter[str], errors: int, total: int, seconds: float) -> s
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write results here instead of standard output.",
 )
-@click.option(
-    "--rules-dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Rules folder (default: $SEVTRIAGE_RULES_DIR or the bundled rules/).",
-)
+@rules_dir_option
 @click.option(
     "--now",
     "now_text",

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from sevtriage import evaluate as ev
+from sevtriage.cli.options import rules_dir_option
 from sevtriage.errors import ConfigError, ConfigProblem
 from sevtriage.importers import (
     ImportSpec,
@@ -40,11 +41,6 @@ DEFAULT_HELDOUT = REPO / "data" / "test.jsonl"
 F = TypeVar("F", bound=Callable[..., Any])
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
-_rules_dir_option = click.option(
-    "--rules-dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Rules folder (default: $SEVTRIAGE_RULES_DIR or the bundled rules/).",
-)
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 
 
@@ -211,7 +207,7 @@ def _heldout_section(
     help="Held-out labelled file scored into the card (default: data/test.jsonl).",
 )
 @click.option("--no-holdout", is_flag=True, help="Do not score a held-out file.")
-@_rules_dir_option
+@rules_dir_option
 @_import_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(
@@ -275,7 +271,7 @@ def train(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the confusion matrices as a PNG here.",
 )
-@_rules_dir_option
+@rules_dir_option
 @_json_option
 @_import_options
 def evaluate(
@@ -318,7 +314,7 @@ def evaluate(
     show_default=True,
     help="How many changed tickets to list (text output).",
 )
-@_rules_dir_option
+@rules_dir_option
 @_json_option
 def compare(
     data: Path,
@@ -370,7 +366,7 @@ def compare(
 )
 @click.option("--force", is_flag=True, help="Promote even if the gate fails (needs --reason).")
 @click.option("--reason", help="Why (required with --force; recorded in the card's history).")
-@_rules_dir_option
+@rules_dir_option
 def promote(
     new: Path,
     data: Path | None,

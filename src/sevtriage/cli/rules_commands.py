@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from sevtriage.cli.options import rules_dir_option
 from sevtriage.errors import InputError
 from sevtriage.io import read_records
 from sevtriage.triage import Triager
@@ -14,11 +15,7 @@ from sevtriage.triage import Triager
 
 @click.command("analyze-rules")
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--rules-dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Rules folder (default: $SEVTRIAGE_RULES_DIR or the bundled rules/).",
-)
+@rules_dir_option
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON object per rule instead of a table."
 )

@@ -15,6 +15,7 @@ from typing import IO, Any, ParamSpec, TypeVar
 
 import click
 
+from sevtriage.cli.options import rules_dir_option
 from sevtriage.clock import TicketEvent, parse_event, parse_instant
 from sevtriage.errors import ConfigError, InputError, SevtriageError
 from sevtriage.escalation import sweep_events
@@ -57,13 +58,6 @@ def _instant(text: str, option: str) -> datetime:
         raise click.BadParameter(exc.message, param_hint=option) from None
 
 
-_rules_dir_option = click.option(
-    "--rules-dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Rules folder holding sla/ (default: $SEVTRIAGE_RULES_DIR or the bundled rules/).",
-)
-
-
 @click.command()
 @click.option("--plan", required=True, help="Support plan, e.g. business_plus or pro.")
 @click.option("--severity", required=True, help="Severity P1-P4.")
@@ -73,7 +67,7 @@ _rules_dir_option = click.option(
 )  # fmt: skip
 @click.option("--timezone", required=True, help="The account's IANA time zone.")
 @click.option("--country", default=None, help="The account's ISO 3166 country (for holidays).")
-@_rules_dir_option
+@rules_dir_option
 @_clean_errors
 def sla(
     plan: str,
@@ -132,7 +126,7 @@ def _read_events(stream: IO[bytes], out: IO[str]) -> tuple[list[TicketEvent], in
     "--at", "at_text", metavar="ISO-8601",
     help="The instant of the sweep (default: the current time).",
 )  # fmt: skip
-@_rules_dir_option
+@rules_dir_option
 @_clean_errors
 def escalations(events_path: str, at_text: str | None, rules_dir: Path | None) -> None:
     """Replay ticket events (JSONL) and print what to escalate at --at, one JSON line each.
