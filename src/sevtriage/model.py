@@ -26,6 +26,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
 
 from sevtriage.errors import ModelError
 
@@ -300,7 +301,6 @@ def train_model(
     partial card: parameters, data hash/size, and validation metrics and per-class thresholds
     from ``folds``-fold out-of-fold predictions (grouped by a ``group`` key when records have one).
     """
-    from sevtriage.evaluate import classification_report, review_thresholds
 
     texts, labels = texts_and_labels(records)
     missing = sorted(set(LABELS) - set(labels))
@@ -322,6 +322,24 @@ def train_model(
     }
     if not params and SELECTION_PATH.is_file():
         card["selection"] = json.loads(SELECTION_PATH.read_text(encoding="utf-8"))
+    # One BLAS thread: multi-threaded float reductions are not bit-reproducible, and the same
+    # data + seed must give the same file in any process on any machine load.
+    with threadpool_limits(limits=1):
+        return _fit_with_card(chosen, texts, labels, groups, folds, seed, bar, card)
+
+
+def _fit_with_card(
+    chosen: dict[str, Any],
+    texts: list[str],
+    labels: list[str],
+    groups: list[str] | None,
+    folds: int,
+    seed: int,
+    bar: Any,
+    card: dict[str, Any],
+) -> tuple[Pipeline, dict[str, Any]]:
+    from sevtriage.evaluate import classification_report, review_thresholds
+
     try:
         if folds > 1:
             proba = out_of_fold_proba(
