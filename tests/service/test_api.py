@@ -186,3 +186,12 @@ def test_time_is_the_injected_clock(server: Server) -> None:
     server.clock.set(datetime(2030, 1, 1, tzinfo=UTC))
     created = server.client.post("/v1/tickets", json=ticket(), headers=BOT).json()
     assert created["created_at"] == "2030-01-01T00:00:00+00:00"
+
+
+def test_a_ticket_without_plan_says_so_at_intake_and_in_its_status(server: Server) -> None:
+    c = server.client
+    created = c.post("/v1/tickets", json=ticket(77, plan=None), headers=BOT)
+    assert created.status_code == 201
+    assert created.json()["deadlines"]["reason"] == "the ticket has no plan"
+    status = c.get("/v1/tickets/A-77").json()["sla_status"]
+    assert status["applies"] is False and status["reason"] == "the ticket has no plan"

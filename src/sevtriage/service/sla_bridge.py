@@ -114,7 +114,15 @@ class SlaBridge:
 
     def status(self, history: TicketHistory, now: datetime) -> dict[str, Any]:
         """The SLA status at ``now`` as JSON, with ``next_due``: the earliest open deadline.
-        A ticket the clock cannot time (e.g. no country for a holiday calendar) says why."""
+        A ticket the clock cannot time (no plan; no country for a holiday calendar) says why,
+        in the same words as the intake result."""
+        if not (history.decisions[0].content or {}).get("plan"):
+            return {
+                "ticket_id": history.id,
+                "applies": False,
+                "reason": "the ticket has no plan",
+                "next_due": None,
+            }
         try:
             state = self.state(history, now)
         except SlaError as exc:
