@@ -132,6 +132,7 @@ class RulesEngine:
 
     def __init__(self, config: RulesConfig, cache_size: int = 4096) -> None:
         self._signal_names = config.signal_names
+        self._known = frozenset(config.signal_names)
         self._rules = list(config.severity.rules)
         self._by_id = {rule.id: rule for rule in self._rules}
         self.version = config.version
@@ -157,7 +158,7 @@ class RulesEngine:
         self._cache_size = cache_size
 
     def _facts_vector(self, facts: Mapping[str, bool]) -> tuple[bool, ...]:
-        unknown = set(facts) - set(self._signal_names)
+        unknown = facts.keys() - self._known
         if unknown:
             raise EngineError(
                 f"unknown signal(s) {sorted(unknown)}; known: {list(self._signal_names)}"

@@ -14,12 +14,12 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from sevtriage.calendars import zone_named
 from sevtriage.config import SEVERITIES
-from sevtriage.errors import InputError
+from sevtriage.errors import InputError, SlaError
 
 MAX_ID_CHARS = 256
 MAX_SUBJECT_CHARS = 2_000
@@ -135,12 +135,11 @@ def parse_datetime(value: Any, name: str) -> datetime | None:
     return parsed
 
 
-@lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo:
-    """A cached IANA zone; ``InputError`` for an unknown name."""
+    """The IANA zone ``name`` (cached by the SLA calendars); ``InputError`` when unknown."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return zone_named(name)
+    except SlaError:
         raise InputError(
             "unknown_timezone",
             f"{name[:64]!r} is not an IANA time zone (e.g. Europe/Madrid)",

@@ -164,17 +164,31 @@ class Triager:
             "explanation": "The severity was given in the input; only the SLA was computed.",
             "evidence": [],
         }
+        return self._result(ticket, severity, "input", 1.0, False, [reason], None, now)
+
+    def _result(
+        self,
+        ticket: Ticket,
+        severity: str,
+        source: str,
+        confidence: float,
+        needs_review: bool,
+        reasons: list[dict[str, Any]],
+        report: SignalReport | None,
+        now: datetime | None,
+    ) -> dict[str, Any]:
+        """The JSON-ready result record (see the README for its fields)."""
         return {
             "id": ticket.id,
             "severity": severity,
             "severity_label": SEVERITY_LABELS[severity],
-            "source": "input",
-            "confidence": 1.0,
-            "needs_review": False,
-            "language": ticket.language,
-            "reasons": [reason],
-            "signals": {},
-            "negated": [],
+            "source": source,
+            "confidence": round(confidence, 4),
+            "needs_review": needs_review,
+            "language": report.language if report is not None else ticket.language,
+            "reasons": reasons,
+            "signals": {n: v for n, v in report.facts.items() if v} if report is not None else {},
+            "negated": [ev.as_dict() for ev in report.negated] if report is not None else [],
             "sla": self.deadlines(ticket, severity, now),
             "versions": self.versions,
         }
@@ -235,20 +249,9 @@ class Triager:
             source, confidence, model_decisive = "rules", rule_conf, False
             needs_review = rule_severity is None or rule_conf < severity_rules.review_below
         reasons = self._reasons(prepared, severity, model_decisive, view)
-        return {
-            "id": ticket.id,
-            "severity": severity,
-            "severity_label": SEVERITY_LABELS[severity],
-            "source": source,
-            "confidence": round(confidence, 4),
-            "needs_review": needs_review,
-            "language": report.language,
-            "reasons": reasons,
-            "signals": {name: value for name, value in report.facts.items() if value},
-            "negated": [ev.as_dict() for ev in report.negated],
-            "sla": self.deadlines(ticket, severity, now),
-            "versions": self.versions,
-        }
+        return self._result(
+            ticket, severity, source, confidence, needs_review, reasons, report, now
+        )
 
     def deadlines(self, ticket: Ticket, severity: str, now: datetime | None) -> dict[str, Any]:
         """The SLA deadlines for ``severity``; created_at defaults to ``now`` (the intake time),

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import click
 
-from sevtriage.cli.options import rules_dir_option
+from sevtriage.cli.options import model_option, no_model_option, rules_dir_option
 from sevtriage.errors import InputError
 from sevtriage.io import Format, dump_line, read_records
 from sevtriage.triage import Triager, load_model
@@ -62,15 +62,8 @@ def _summary(counts: Counter[str], errors: int, total: int, seconds: float) -> s
     metavar="ISO-8601",
     help="The instant used as 'now' (reproducible runs); default: the current time.",
 )
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="SEVTRIAGE_MODEL",
-    show_envvar=True,
-    help="Fallback model file (default: models/default.joblib); verified before use.",
-)
-@click.option("--no-model", is_flag=True, help="Rules only: do not load any fallback model.")
+@model_option
+@no_model_option
 @click.option(
     "--engine",
     type=click.Choice(["local", "dask"]),

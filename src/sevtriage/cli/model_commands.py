@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from sevtriage import evaluate as ev
-from sevtriage.cli.options import rules_dir_option
+from sevtriage.cli.options import model_option, no_model_option, rules_dir_option
 from sevtriage.errors import ConfigError, ConfigProblem
 from sevtriage.importers import (
     ImportSpec,
@@ -257,15 +257,8 @@ def train(
 
 @click.command("evaluate")
 @click.argument("data", type=_existing_file)
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="SEVTRIAGE_MODEL",
-    show_envvar=True,
-    help="Model file (default: models/default.joblib); verified before use.",
-)
-@click.option("--no-model", is_flag=True, help="Rules only.")
+@model_option
+@no_model_option
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),

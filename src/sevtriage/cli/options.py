@@ -11,3 +11,15 @@ rules_dir_option = click.option(
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Rules folder, with sla/ (default: $SEVTRIAGE_RULES_DIR or the bundled rules/).",
 )
+
+model_option = click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SEVTRIAGE_MODEL",
+    show_envvar=True,
+    help="Fallback model file (default: models/default.joblib); verified before use.",
+)
+no_model_option = click.option(
+    "--no-model", is_flag=True, help="Rules only: do not load any fallback model."
+)

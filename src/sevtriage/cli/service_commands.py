@@ -10,6 +10,7 @@ from typing import IO
 
 import click
 
+from sevtriage.cli.options import no_model_option
 from sevtriage.io import dump_line
 from sevtriage.store import Store, database_url
 from sevtriage.store.export import reviewed_examples
@@ -25,7 +26,7 @@ from sevtriage.store.export import reviewed_examples
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     help="uvicorn's log level.",
 )
-@click.option("--no-model", is_flag=True, help="Triage with the rules only (no fallback model).")
+@no_model_option
 def serve(host: str, port: int, log_level: str, no_model: bool) -> None:
     """Run the HTTP API and the review page (OpenAPI docs at /docs).
 
