@@ -1,9 +1,17 @@
 """The database of the service: tickets, decisions, events, reviews and escalations.
 
 SQLite by default (a file, WAL mode), PostgreSQL by URL; schema migrations with Alembic.
-Everything is append-only; see ``store.store`` for the API and ``store.schema`` for the tables.
+Ticket data is append-only; see ``store.store`` for the API and ``store.schema`` for the tables.
+``store.batch`` stores ``sevtriage classify --store`` runs chunk by chunk with their checkpoints.
 """
 
+from sevtriage.store.batch import (
+    BatchLog,
+    BatchRun,
+    BatchTicket,
+    RunConflict,
+    decision_from_result,
+)
 from sevtriage.store.engine import database_url, make_engine, migrate
 from sevtriage.store.records import (
     Decision,
@@ -18,6 +26,9 @@ from sevtriage.store.records import (
 from sevtriage.store.store import Store, TicketNotFound, Writer
 
 __all__ = [
+    "BatchLog",
+    "BatchRun",
+    "BatchTicket",
     "Decision",
     "Escalation",
     "Event",
@@ -25,11 +36,13 @@ __all__ = [
     "NewEscalation",
     "NewTicket",
     "Review",
+    "RunConflict",
     "Store",
     "TicketHistory",
     "TicketNotFound",
     "Writer",
     "database_url",
+    "decision_from_result",
     "make_engine",
     "migrate",
 ]

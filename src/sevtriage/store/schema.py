@@ -1,5 +1,7 @@
-"""The database schema (SQLAlchemy Core). Every table is append-only: a ticket's current state
-(severity, SLA clock, review status) is derived from its latest rows, never updated in place.
+"""The database schema (SQLAlchemy Core). Every ticket table is append-only: a ticket's current
+state (severity, SLA clock, review status) is derived from its latest rows, never updated in place.
+``batch_runs`` (the progress of ``sevtriage classify --store``) is the one bookkeeping table updated
+in place.
 
 Changing a table here needs a new Alembic revision in ``sevtriage/migrations/versions``.
 """
@@ -11,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -144,4 +147,29 @@ escalations = Table(
     Column("actor", String(64), nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
     UniqueConstraint("ticket_id", "dedupe_key", name="uq_escalations_ticket_key"),
+)
+
+# One row per ``sevtriage classify --store`` run: ``run_key`` is the input's format and fingerprint
+# ("jsonl:<sha256>"), the given ``--run-id`` ("id:<run id>"), or, for a pipe without a run id,
+# "stdin:<random>" (never resumed). Updated in place, always in the transaction that stores the
+# lines it counts, so the stored tickets and the progress agree.
+# ``output_bytes``: length of the output file when ``lines_done`` lines were written;
+# ``intake_at``: the run's "now" (deadlines of tickets without created_at);
+# ``counts``: P1..P4, needs_review, errors, stored (new tickets), existing (ids already stored).
+batch_runs = Table(
+    "batch_runs",
+    metadata,
+    Column("run_key", String(200), primary_key=True),
+    Column("input_name", Text, nullable=False),
+    Column("input_sha256", String(64)),
+    Column("input_format", String(8), nullable=False),
+    Column("output_name", Text, nullable=False),
+    Column("versions", JSON, nullable=False),
+    Column("intake_at", UtcDateTime, nullable=False),
+    Column("lines_done", Integer, nullable=False),
+    Column("output_bytes", BigInteger, nullable=False),
+    Column("counts", JSON, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
 )
