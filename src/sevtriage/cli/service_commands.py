@@ -3,10 +3,11 @@ data). The database is ``$SEVTRIAGE_DATABASE_URL`` (default: ``sevtriage.db`` he
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import click
 
@@ -14,6 +15,42 @@ from sevtriage.cli.options import no_model_option
 from sevtriage.io import dump_line
 from sevtriage.store import Store, database_url
 from sevtriage.store.export import reviewed_examples
+
+# How ``serve`` passes its options to worker processes (``--workers``), which build their own app.
+_WORKER_ENV = "SEVTRIAGE_SERVE_WORKER"
+
+
+class ThreadLimit:
+    """ASGI wrapper: at start-up, sets how many requests may run their (synchronous) handlers at
+    once in the threadpool (anyio's default is 40). Triage is CPU work under the GIL, so dozens of
+    threads only take turns at it: each request gets slower and the queue does not get shorter.
+    A few threads keep one request's database wait overlapped with another's triage."""
+
+    def __init__(self, app: Any, threads: int) -> None:
+        self.app = app
+        self.threads = threads
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = self.threads
+        await self.app(scope, receive, send)
+
+
+def build_app(no_model: bool, threads: int) -> ThreadLimit:
+    """The service as ``serve`` runs it: rules, model and settings are loaded (and validated)
+    here, before the port is taken."""
+    from sevtriage.service.app import create_app
+    from sevtriage.triage import Triager
+
+    return ThreadLimit(create_app(triager=Triager() if no_model else None), threads)
+
+
+def worker_app() -> ThreadLimit:
+    """The app factory of each ``--workers`` process (``serve``'s options, in the environment)."""
+    no_model, threads = os.environ[_WORKER_ENV].split(",")
+    return build_app(no_model == "1", int(threads))
 
 
 @click.command()
@@ -26,21 +63,91 @@ from sevtriage.store.export import reviewed_examples
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     help="uvicorn's log level.",
 )
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Log every request at info level (costs CPU per request; off for high rates).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes. Each loads the rules and model (memory per process); SQLite is shared "
+    "safely (WAL, writers queue).",
+)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Requests handled at once per process (the rest wait their turn, in order).",
+)
 @no_model_option
-def serve(host: str, port: int, log_level: str, no_model: bool) -> None:
+def serve(
+    host: str,
+    port: int,
+    log_level: str,
+    access_log: bool,
+    workers: int,
+    threads: int,
+    no_model: bool,
+) -> None:
     """Run the HTTP API and the review page (OpenAPI docs at /docs).
 
     Writes need a bearer token from SEVTRIAGE_API_TOKENS="name:token,...". The rules, model and
-    SLA policies are loaded once at start; the database schema is migrated at start.
+    SLA policies are loaded once at start (by each worker); the database schema is migrated at
+    start.
     """
     import uvicorn
 
-    from sevtriage.service.app import create_app
-    from sevtriage.triage import Triager
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": access_log,
+        "proxy_headers": False,
+    }
+    if workers == 1:
+        uvicorn.run(build_app(no_model, threads), **options)
+        return
+    # Several processes: each builds its own app from the factory. The rules and model are
+    # checked here first, in a child process, so a refused file is a clean error (exit 2) before
+    # the port is taken, and this supervising process stays small.
+    _check_loads(no_model)
+    os.environ[_WORKER_ENV] = f"{int(no_model)},{threads}"
+    uvicorn.run(
+        "sevtriage.cli.service_commands:worker_app", factory=True, workers=workers, **options
+    )
 
-    # Settings, rules and model are read (and validated) now, before the port is taken.
-    app = create_app(triager=Triager() if no_model else None)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)
+
+def _check_loads(no_model: bool) -> None:
+    import subprocess
+
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from sevtriage.cli.service_commands import _check_child; "
+        "_check_child(sys.argv[1] == '1')",
+        "1" if no_model else "0",
+    ]
+    result = subprocess.run(command, check=False, capture_output=True, text=True)
+    if result.returncode != 0:
+        message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+        click.echo(message or "sevtriage: error: the service could not start", err=True)
+        sys.exit(result.returncode if result.returncode == 2 else 2)
+
+
+def _check_child(no_model: bool) -> None:
+    """In a child process: build the app once (loads and verifies rules, model and settings)."""
+    from sevtriage.errors import SevtriageError
+
+    try:
+        build_app(no_model, 1)
+    except SevtriageError as exc:
+        click.echo(f"sevtriage: error: {exc}", err=True)
+        sys.exit(2)
 
 
 @click.command("export-reviews")

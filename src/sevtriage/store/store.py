@@ -4,17 +4,24 @@ Reads return ``TicketHistory`` records. Writes go through ``Store.writing(actor,
 transaction in which each touched ticket row is locked first (``FOR UPDATE`` on PostgreSQL; SQLite
 write transactions are exclusive), so two requests about one ticket never interleave, on one
 replica or several. Rows are only ever inserted; every insert records who and when.
+
+On SQLite the writers of one process take turns on a lock before they begin, so that under load
+they queue (and are woken at once) instead of polling in SQLite's busy handler, which sleeps up
+to 100 ms between tries: at 150 requests/s that polling made the p99 of ``POST /v1/tickets``
+about 0.5 s. Writers in other processes (``serve --workers``) still meet in the busy handler.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Table, func, select
+from sqlalchemy import Connection, Dialect, Engine, Row, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sevtriage.store import schema
@@ -121,6 +128,73 @@ class TicketNotFound(LookupError):
     """No ticket with this id (the service answers 404)."""
 
 
+class CompiledInsert:
+    """One ``INSERT ... RETURNING`` compiled once per dialect by SQLAlchemy's compiler and run
+    through ``exec_driver_sql`` with each column's bind processor (the dialect's implementation
+    of its type: JSON, aware times, booleans). The same SQL and values as
+    ``connection.execute(insert, values)``, without building the statement, its cache key and
+    the compiled-cache lookup for every row: storing a ticket's intake took 0.40 ms of CPU on
+    SQLite, 0.31 ms this way."""
+
+    def __init__(
+        self, dialect: Dialect, table: Table, columns: tuple[str, ...], conflict: tuple[str, ...]
+    ) -> None:
+        statement: Any
+        if not conflict:
+            statement = table.insert().returning(*table.primary_key.columns)
+        elif dialect.name == "postgresql":
+            statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=conflict)
+            statement = statement.returning(*(table.c[name] for name in conflict))
+        elif dialect.name == "sqlite":
+            statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict)
+            statement = statement.returning(*(table.c[name] for name in conflict))
+        else:
+            raise NotImplementedError(dialect.name)
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        self.sql = compiled.string
+        self.positional = dialect.positional
+        order = compiled.positiontup if dialect.positional else None
+        self.names = tuple(order) if order is not None else columns
+        self.processors = tuple(
+            (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in self.names
+        )
+
+    def execute(self, connection: Connection, values: dict[str, Any]) -> Any:
+        """Insert ``values``; the first RETURNING value, or None when no row was inserted."""
+        processed = [
+            (name, value if process is None else process(value))
+            for name, value, process in (
+                (name, values[name], process) for name, process in self.processors
+            )
+        ]
+        parameters: Any = (
+            tuple(value for _, value in processed) if self.positional else dict(processed)
+        )
+        row = connection.exec_driver_sql(self.sql, parameters).first()
+        return None if row is None else row[0]
+
+
+_COMPILED: weakref.WeakKeyDictionary[Dialect, dict[tuple[Any, ...], CompiledInsert]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def compiled_insert(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], conflict: tuple[str, ...] = ()
+) -> CompiledInsert:
+    """The ``CompiledInsert`` of ``table`` for ``columns`` (``ON CONFLICT (conflict) DO
+    NOTHING`` when given) on ``dialect``, compiled on first use."""
+    per_dialect = _COMPILED.get(dialect)
+    if per_dialect is None:
+        per_dialect = _COMPILED.setdefault(dialect, {})
+    key = (table.name, columns, conflict)
+    found = per_dialect.get(key)
+    if found is None:
+        found = per_dialect.setdefault(key, CompiledInsert(dialect, table, columns, conflict))
+    return found
+
+
 class Writer:
     """One write transaction on behalf of ``actor`` at ``now``; see ``Store.writing``."""
 
@@ -133,21 +207,15 @@ class Writer:
         """``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING``: True if the row was inserted.
 
         (RETURNING, not ``rowcount``: drivers differ in what they count.)"""
-        dialect = self.connection.dialect.name
-        if dialect == "postgresql":
-            statement: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
-        elif dialect == "sqlite":
-            statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
-        else:
-            raise NotImplementedError(dialect)
-        returning = statement.returning(*(table.c[name] for name in key))
-        return self.connection.execute(returning, values).first() is not None
+        insert = compiled_insert(self.connection.dialect, table, tuple(values), tuple(key))
+        return insert.execute(self.connection, values) is not None
 
     def _insert(self, table: Table, values: dict[str, Any]) -> int:
         """Insert one row and return its new ``seq``."""
-        key = self.connection.execute(table.insert(), values).inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        insert = compiled_insert(self.connection.dialect, table, tuple(values))
+        seq = insert.execute(self.connection, values)
+        assert seq is not None
+        return int(seq)
 
     def create_ticket(self, ticket: NewTicket) -> bool:
         """Insert the ticket unless its id exists (``ON CONFLICT DO NOTHING``): True if created.
@@ -239,6 +307,9 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite: one writer at a time in this process (see the module docstring). Re-entrant, so
+        # a nested ``writing`` in one thread fails in SQLite's busy timeout, as it did before.
+        self._write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
@@ -254,7 +325,7 @@ class Store:
     @contextmanager
     def writing(self, actor: str, now: datetime) -> Iterator[Writer]:
         """One write transaction; committed when the block ends, rolled back on an exception."""
-        with self.engine.begin() as connection:
+        with self._write_lock or nullcontext(), self.engine.begin() as connection:
             yield Writer(connection, actor, now)
 
     @contextmanager
