@@ -13,8 +13,11 @@ from sevtriage.errors import ConfigError
 
 @pytest.fixture
 def rules_copy(tmp_path: Path, repo: Path) -> Path:
+    """A copy without MANIFEST.sha256: these tests edit files and check the schema problems only
+    (the manifest check is tested in test_integrity.py)."""
     target = tmp_path / "rules"
     shutil.copytree(repo / "rules", target)
+    (target / "MANIFEST.sha256").unlink()
     return target
 
 

@@ -30,6 +30,7 @@ from sevtriage.config import (
     validate_model,
 )
 from sevtriage.errors import ConfigError, ConfigProblem, SlaError
+from sevtriage.integrity import verify_rules_dir
 
 TARGETS: tuple[str, ...] = ("first_response", "resolution")
 Severity = Literal["P1", "P2", "P3", "P4"]
@@ -303,6 +304,7 @@ class SlaPolicies:
         if pol_file is not None and cal_file is not None:
             plans = _build_plans(pol_file, pol_path, calendars, problems)
         escalation = _build_escalation(esc_file, esc_path, plans, problems) if esc_file else None
+        problems[:0] = verify_rules_dir(root.parent)  # the whole folder, as load_rules does
         if problems:
             raise ConfigError(problems)
         assert pol_file is not None and escalation is not None

@@ -23,6 +23,7 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_CONFIG = 0, 1, 2
 _COMMANDS: dict[str, str] = {
     "classify": "sevtriage.cli.classify:classify",
     "analyze-rules": "sevtriage.cli.rules_commands:analyze_rules",
+    "rules-lock": "sevtriage.cli.rules_commands:rules_lock",
     "sla": "sevtriage.cli.sla_commands:sla",
     "escalations": "sevtriage.cli.sla_commands:escalations",
     "serve": "sevtriage.cli.service_commands:serve",

@@ -1,32 +1,82 @@
 """The app factory: ``create_app()`` builds the FastAPI app around the triage core and SLA engine.
 
-Everything heavy is loaded once per process when the app starts (the lifespan): the database
-(migrated to the latest schema), the triager (rules + model) and the SLA policies. Tests inject
-a clock (``now``), a triager or settings; production reads ``Settings.from_env()``.
+The triager (rules + model + SLA policies) is loaded by ``create_app`` itself, so ``sevtriage
+serve`` refuses a broken rules file or model with a clean error before it takes the port; the
+database is opened (and migrated) when the app starts (the lifespan). Tests inject a clock
+(``now``), a triager or settings; production reads ``Settings.from_env()``.
+
+Reloading: ``POST /v1/admin/reload`` or SIGHUP (when the server runs in the main thread, as
+``sevtriage serve`` does) load the rules and model again from the same paths and swap them in;
+a refused load keeps the last good ones (see ``context.Reloader``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from sevtriage.service.context import ServiceContext
+from sevtriage.service.context import Reloader, ServiceContext
 from sevtriage.service.errors import install_error_handlers
 from sevtriage.service.limits import BodySizeLimit
 from sevtriage.service.metrics import Metrics, MetricsMiddleware
+from sevtriage.service.routes_admin import router as admin_router
 from sevtriage.service.routes_api import router as api_router
 from sevtriage.service.routes_review import router as review_router
 from sevtriage.service.settings import Settings
 from sevtriage.service.sla_bridge import SlaBridge
 from sevtriage.store import Store
-from sevtriage.triage import Triager, default_triager
+from sevtriage.triage import Triager, load_model
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def triager_loader(settings: Settings, like: Triager | None = None) -> Callable[[], Triager]:
+    """How the service builds (and rebuilds on reload) its triager.
+
+    Without ``like``: the rules in ``settings.rules_dir`` (default ``$SEVTRIAGE_RULES_DIR`` or the
+    bundled ``rules/``) and the model at ``settings.model_path`` (default ``$SEVTRIAGE_MODEL`` or
+    ``models/default.joblib``). With ``like`` (an injected triager): its rules folder and limits,
+    and the model at ``settings.model_path`` only if ``like`` has a model (``serve --no-model``
+    stays rules-only across reloads)."""
+    if like is None:
+        return lambda: Triager(settings.rules_dir, model=load_model(settings.model_path))
+    rules_dir, with_model = like.config.directory, like.model is not None
+    max_body_chars, chunk_size = like.max_body_chars, like.chunk_size
+
+    def rebuild() -> Triager:
+        model = load_model(settings.model_path) if with_model else None
+        return Triager(rules_dir, model, max_body_chars=max_body_chars, chunk_size=chunk_size)
+
+    return rebuild
+
+
+def _on_sighup(reloader: Reloader) -> Callable[[], None] | None:
+    """Reload on SIGHUP (in a worker thread: loading takes a while); returns how to stop, or None
+    where signals cannot be caught (not the main thread, or no SIGHUP on this platform)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
+        return None
+    loop = asyncio.get_running_loop()
+
+    def handle() -> None:
+        loop.run_in_executor(None, reloader.reload_logged, "SIGHUP")
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, handle)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return None
+
+    def stop() -> None:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+    return stop
 
 
 def create_app(
@@ -34,27 +84,35 @@ def create_app(
     *,
     now: Callable[[], datetime] = utc_now,
     triager: Triager | None = None,
+    loader: Callable[[], Triager] | None = None,
 ) -> FastAPI:
-    """The service. ``triager`` defaults to ``default_triager()`` (rules, the default model and
-    the SLA policies), ``settings`` to the environment, ``now`` to the system clock (UTC)."""
+    """The service. ``triager`` defaults to ``loader()``; ``loader`` (what a reload calls) to
+    ``triager_loader(settings, triager)``; ``settings`` to the environment; ``now`` to the system
+    clock (UTC). Raises ``ConfigError``/``ModelError`` when the rules or model are refused."""
     config = settings if settings is not None else Settings.from_env()
+    load = loader if loader is not None else triager_loader(config, triager)
+    first = triager if triager is not None else load()
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = triager if triager is not None else default_triager()
         store = Store.open(config.database_url)
+        stop_sighup: Callable[[], None] | None = None
         try:
-            app.state.ctx = ServiceContext(
+            ctx = ServiceContext(
                 store=store,
-                triager=loaded,
-                sla=SlaBridge(loaded),
+                triager=first,
+                sla=SlaBridge(first),
                 metrics=metrics,
                 settings=config,
                 clock=now,
             )
+            reloader.start(ctx)
+            stop_sighup = _on_sighup(reloader)
             yield
         finally:
+            if stop_sighup is not None:
+                stop_sighup()
             store.close()
 
     app = FastAPI(
@@ -63,10 +121,13 @@ def create_app(
         version="1",
         lifespan=lifespan,
     )
+    reloader = Reloader(app.state, load)
     app.state.settings = config
     app.state.metrics = metrics
+    app.state.reloader = reloader
     install_error_handlers(app)
     app.include_router(api_router)
+    app.include_router(admin_router)
     app.include_router(review_router)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -1,16 +1,32 @@
-"""What every request handler needs, built once per app: store, triager, SLA, metrics, clock."""
+"""What every request handler needs, built once per app: store, triager, SLA, metrics, clock; and
+the ``Reloader`` that swaps in a new triager (rules + model + SLA) without a restart.
+
+The context in service lives in one slot, ``app.state.ctx``. A request reads the slot once (the
+``Ctx`` dependency is resolved once per request) and keeps that snapshot to its end, so a request
+in flight finishes on the triager it started with and never mixes two versions. A reload builds
+the new triager off to the side and then replaces the slot in one assignment (atomic in CPython):
+the request hot path takes no lock. Reloads themselves are serialised by the reloader's lock.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, Protocol
 
+from sevtriage.errors import ConfigError, ModelError, SevtriageError
 from sevtriage.service.metrics import Metrics
+from sevtriage.service.problems import load_problems
 from sevtriage.service.settings import Settings
 from sevtriage.service.sla_bridge import SlaBridge
 from sevtriage.store import Store
 from sevtriage.triage import Triager
+
+# uvicorn's general-purpose logger: configured by ``sevtriage serve``, so reloads show in its log.
+log = logging.getLogger("uvicorn.error")
 
 
 @dataclass(frozen=True)
@@ -28,3 +44,105 @@ class ServiceContext:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("the service clock returned a naive datetime")
         return value
+
+    @property
+    def versions(self) -> dict[str, str | None]:
+        """The rules, model and SLA policy versions this context serves."""
+        return {**self.triager.versions, "sla_policy": self.sla.version}
+
+    def with_triager(self, triager: Triager) -> ServiceContext:
+        """The same context serving ``triager`` (and its SLA policies)."""
+        return replace(self, triager=triager, sla=SlaBridge(triager))
+
+
+class Slot(Protocol):
+    """Where the context in service lives (``app.state``)."""
+
+    ctx: ServiceContext
+
+
+class ReloadRefused(SevtriageError):
+    """A reload could not load the files; the service keeps the versions it has (HTTP 409)."""
+
+    def __init__(self, problems: list[dict[str, Any]], in_service: dict[str, str | None]) -> None:
+        self.problems = problems
+        self.in_service = in_service
+        super().__init__("; ".join(str(p["msg"]) for p in problems))
+
+
+class Reloader:
+    """Rebuilds the triager with ``loader`` and swaps the service onto it, or keeps the last
+    good one and remembers why not (``last_error``, cleared by the next successful reload)."""
+
+    def __init__(self, slot: Slot, loader: Callable[[], Triager]) -> None:
+        self._slot = slot
+        self._loader = loader
+        self._lock = threading.Lock()
+        self.loaded_at: datetime | None = None
+        self.reloads = 0
+        self.last_error: dict[str, Any] | None = None
+
+    def start(self, ctx: ServiceContext) -> None:
+        """Put the first context in service (at app start)."""
+        self._slot.ctx = ctx
+        self.loaded_at = ctx.now()
+
+    def reload(self, trigger: str) -> dict[str, Any]:
+        """Load rules, model and SLA policies again; on success serve them from the next request
+        on and answer the versions before and after. Raises ``ReloadRefused`` otherwise."""
+        with self._lock:
+            old = self._slot.ctx
+            started = old.now()
+            try:
+                triager = self._loader()
+            except (ConfigError, ModelError) as exc:
+                raise self._refused(old, started, trigger, exc) from exc
+            except Exception as exc:  # a bug must not take the service down: keep serving
+                log.exception("sevtriage: reload (%s) failed unexpectedly", trigger)
+                raise self._refused(old, started, trigger, exc) from exc
+            new = old.with_triager(triager)
+            self._slot.ctx = new
+            self.loaded_at, self.last_error = started, None
+            self.reloads += 1
+        changed = sorted(k for k, v in new.versions.items() if old.versions.get(k) != v)
+        log.info("sevtriage: reloaded (%s): %s", trigger, _describe(new.versions))
+        return {
+            "status": "reloaded",
+            "versions": new.versions,
+            "previous": old.versions,
+            "changed": changed,
+            "loaded_at": started.isoformat(),
+        }
+
+    def _refused(
+        self, old: ServiceContext, at: datetime, trigger: str, error: Exception
+    ) -> ReloadRefused:
+        problems = load_problems(error)
+        self.last_error = {"at": at.isoformat(), "trigger": trigger, "problems": problems}
+        log.warning(
+            "sevtriage: reload (%s) refused, still serving %s:\n%s",
+            trigger,
+            _describe(old.versions),
+            error,
+        )
+        return ReloadRefused(problems, old.versions)
+
+    def reload_logged(self, trigger: str) -> None:
+        """``reload`` for a signal: the outcome goes to the log and ``status()``, not a caller."""
+        try:
+            self.reload(trigger)
+        except ReloadRefused:
+            return  # already logged and kept as ``last_error``
+
+    def status(self) -> dict[str, Any]:
+        """The versions in service, when they were loaded, and the last refused reload."""
+        return {
+            "versions": self._slot.ctx.versions,
+            "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
+            "reloads": self.reloads,
+            "last_reload_error": self.last_error,
+        }
+
+
+def _describe(versions: dict[str, str | None]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in versions.items())

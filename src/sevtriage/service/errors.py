@@ -14,8 +14,20 @@ from sevtriage.service.problems import BatchInputError, Problem
 from sevtriage.store import TicketNotFound
 
 
+def _safe(value: Any) -> Any:
+    """``value`` with lone surrogates escaped in every string: an answer that echoes a bad key
+    or value must still encode as UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {_safe(k): _safe(v) for k, v in value.items()}
+    return value
+
+
 def _body(problems: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"detail": problems}
+    return {"detail": _safe(problems)}
 
 
 async def _input_error(request: Request, exc: Exception) -> JSONResponse:
@@ -58,9 +70,17 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    code = {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "too_large",
+        415: "unsupported_media_type",
+    }
     problem: dict[str, Any] = {
-        "loc": [],
+        "loc": ["body"] if exc.status_code == 413 else [],
         "field": None,
         "code": code.get(exc.status_code, "http_error"),
         "msg": str(exc.detail),

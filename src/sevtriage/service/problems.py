@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sevtriage.errors import InputError
+from sevtriage.errors import ConfigError, InputError, ModelError
+from sevtriage.integrity import ManifestProblem
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,35 @@ class RefusedError(InputError):
     (HTTP 403); what was refused has been recorded."""
 
     status = 403
+
+
+class UnsupportedMediaType(InputError):
+    """The body is not declared as UTF-8 JSON (HTTP 415)."""
+
+    status = 415
+
+
+def load_problems(error: Exception) -> list[dict[str, Any]]:
+    """A refused rules/model load (a reload) as problems: one per file problem, each naming the
+    file (``loc`` ``["config", file, key]``) or the model, and what is wrong."""
+    if isinstance(error, ConfigError):
+        return [
+            {
+                "loc": ["config", p.file, *([p.location] if p.location else [])],
+                "field": p.location or None,
+                "file": p.file,
+                "code": "integrity" if isinstance(p, ManifestProblem) else "invalid_config",
+                "msg": p.message,
+            }
+            for p in error.problems
+        ]
+    if isinstance(error, ModelError):
+        return [{"loc": ["model"], "field": None, "code": "model_refused", "msg": str(error)}]
+    return [
+        {
+            "loc": [],
+            "field": None,
+            "code": "reload_failed",
+            "msg": f"{type(error).__name__}: {error}",
+        }
+    ]

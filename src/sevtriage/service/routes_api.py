@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from sevtriage.errors import InputError
@@ -14,19 +14,33 @@ from sevtriage.service.auth import require_writer
 from sevtriage.service.context import ServiceContext
 from sevtriage.service.intake import intake
 from sevtriage.service.metrics import CONTENT_TYPE
+from sevtriage.service.problems import BatchInputError, Problem
 from sevtriage.service.schemas import (
     TICKET_EXAMPLE,
     AwareDatetime,
     EscalationRequestIn,
     EventIn,
     ReviewIn,
+    decode_json_body,
+    require_json_media_type,
+    text_problem,
 )
 
 router = APIRouter()
-Writer = Annotated[str, Depends(require_writer)]
 
 
-def context(request: Request) -> ServiceContext:
+# Both dependencies are async on purpose: they only read memory, and FastAPI would run a plain
+# function in its threadpool (a thread hop per dependency per request: most of a 1 ms refusal).
+async def writer(request: Request) -> str:
+    """The actor behind the bearer token (``auth.require_writer``), or 401."""
+    return require_writer(request)
+
+
+Writer = Annotated[str, Depends(writer)]
+
+
+async def context(request: Request) -> ServiceContext:
+    """The context in service, read once per request (a reload cannot change it mid-request)."""
     ctx = request.app.state.ctx
     assert isinstance(ctx, ServiceContext)
     return ctx
@@ -35,25 +49,66 @@ def context(request: Request) -> ServiceContext:
 Ctx = Annotated[ServiceContext, Depends(context)]
 
 
+async def json_payload(request: Request) -> Any:
+    """The request body as JSON, read and checked here rather than by FastAPI, so that every
+    broken body is a 4xx problem saying what is wrong (see ``schemas.decode_json_body``)."""
+    require_json_media_type(request.headers.get("content-type"))
+    return decode_json_body(await request.body())
+
+
+_TICKETS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"type": "object", "title": "one ticket"},
+                        {"type": "array", "items": {"type": "object"}, "title": "a batch"},
+                    ]
+                },
+                "examples": {
+                    "one": {"summary": "one ticket", "value": TICKET_EXAMPLE},
+                    "batch": {"summary": "a batch", "value": [TICKET_EXAMPLE]},
+                },
+            }
+        },
+    }
+}
+
+
+def _refuse_unstorable(ctx: ServiceContext, records: list[Any]) -> None:
+    """Refuse the request if any record holds text the store cannot keep (NUL, lone surrogates)
+    or nests too deep; the other records' ticket problems are listed too, all at once."""
+    index = (lambda i: i) if len(records) > 1 else (lambda i: None)
+    bad = {i: e for i, r in enumerate(records) if (e := text_problem(r)) is not None}
+    if not bad:
+        return
+    problems: list[Problem] = []
+    for i, record in enumerate(records):
+        error = bad.get(i)
+        if error is None:
+            try:
+                ctx.triager.parse(record)
+                continue
+            except InputError as exc:
+                error = exc
+        problems.append(Problem.from_input_error(error, index(i)))
+    raise BatchInputError(problems)
+
+
 @router.post(
     "/v1/tickets",
     tags=["tickets"],
     summary="Triage and store one ticket (an object) or a batch (an array)",
-    responses={201: {"description": "A single ticket was created"}, 422: {}, 413: {}},
+    responses={201: {"description": "A single ticket was created"}, 422: {}, 413: {}, 415: {}},
+    openapi_extra=_TICKETS_BODY,
 )
 def post_tickets(
     ctx: Ctx,
     actor: Writer,
     response: Response,
-    payload: Annotated[
-        dict[str, Any] | list[Any],
-        Body(
-            openapi_examples={
-                "one": {"summary": "one ticket", "value": TICKET_EXAMPLE},
-                "batch": {"summary": "a batch", "value": [TICKET_EXAMPLE]},
-            }
-        ),
-    ],
+    payload: Annotated[Any, Depends(json_payload)],
 ) -> dict[str, Any]:
     """Each ticket is validated, triaged (severity, reasons), given SLA deadlines and stored.
 
@@ -68,6 +123,7 @@ def post_tickets(
         raise InputError(
             "too_large", f"{len(records)} tickets; the limit is {ctx.settings.max_batch}", None
         )
+    _refuse_unstorable(ctx, records)
     answers = intake(ctx, records, actor)
     if isinstance(payload, list):
         return {"tickets": answers}
@@ -76,21 +132,23 @@ def post_tickets(
     return answers[0]
 
 
-@router.get("/v1/tickets/{ticket_id}", tags=["tickets"], summary="A ticket and its history")
+@router.get("/v1/tickets/{ticket_id:path}", tags=["tickets"], summary="A ticket and its history")
 def get_ticket(ctx: Ctx, ticket_id: str) -> dict[str, Any]:
     """Current severity, every decision (intake, updates, reviews, escalations), the clock's
     events, reviews, escalations, and the SLA status at now."""
     return tickets.ticket_view(ctx, ticket_id)
 
 
-@router.post("/v1/tickets/{ticket_id}/events", tags=["tickets"], summary="Record a clock event")
+@router.post(
+    "/v1/tickets/{ticket_id:path}/events", tags=["tickets"], summary="Record a clock event"
+)
 def post_event(ctx: Ctx, actor: Writer, ticket_id: str, event: EventIn) -> dict[str, Any]:
     """first_response, waiting_on_customer (pauses the clock), customer_replied (resumes it),
     resolved, reopened. Answers the ticket with its SLA status; 409 if the clock refuses."""
     return tickets.add_event(ctx, ticket_id, event, actor)
 
 
-@router.post("/v1/tickets/{ticket_id}/review", tags=["reviews"], summary="Confirm or override")
+@router.post("/v1/tickets/{ticket_id:path}/review", tags=["reviews"], summary="Confirm or override")
 def post_review(ctx: Ctx, actor: Writer, ticket_id: str, review: ReviewIn) -> dict[str, Any]:
     """An override needs a reason; the SLA targets are recomputed for the new severity from the
     original creation time (paused time kept). The override becomes a labelled example."""
@@ -98,7 +156,7 @@ def post_review(ctx: Ctx, actor: Writer, ticket_id: str, review: ReviewIn) -> di
 
 
 @router.post(
-    "/v1/tickets/{ticket_id}/escalation-requests",
+    "/v1/tickets/{ticket_id:path}/escalation-requests",
     tags=["escalations"],
     summary="A customer's request to escalate",
 )
@@ -131,9 +189,12 @@ def get_review_queue(ctx: Ctx, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 
 
 @router.get("/healthz", tags=["ops"], summary="Liveness and database check")
-def healthz(ctx: Ctx) -> dict[str, Any]:
+def healthz(ctx: Ctx, request: Request) -> dict[str, Any]:
+    """``ok`` while the database answers; the versions in service and the last refused reload
+    (a refused reload leaves the service healthy on its last good rules and model)."""
     ctx.store.count_tickets()
-    return {"status": "ok", "versions": {**ctx.triager.versions, "sla_policy": ctx.sla.version}}
+    last_error = request.app.state.reloader.last_error
+    return {"status": "ok", "versions": ctx.versions, "last_reload_error": last_error}
 
 
 @router.get(

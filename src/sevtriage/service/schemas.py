@@ -1,15 +1,32 @@
 """Request bodies of the HTTP API (strict: unknown fields are refused with a 422 naming them).
 
 Tickets are not modelled here: ``sevtriage.ticket.parse_ticket`` is their one validator, shared
-with the CLI; ``TICKET_EXAMPLE`` only documents them in OpenAPI.
+with the CLI; ``TICKET_EXAMPLE`` only documents them in OpenAPI. ``decode_json_body`` reads a
+``POST /v1/tickets`` body itself, so every way it can be broken (not JSON, not UTF-8, NaN, a
+100,000-digit number, nesting 10,000 deep, the wrong Content-Type) is a 4xx problem saying what.
+
+``text_problem`` refuses what the store and JSON answers cannot hold, anywhere in a body: NUL
+characters (PostgreSQL text refuses them) and lone surrogates (``"\\udc00"`` is valid JSON but
+no character: it could be stored and then never answered), and nesting deeper than
+``MAX_JSON_DEPTH``.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from sevtriage.errors import InputError
+from sevtriage.service.problems import UnsupportedMediaType
+
+MAX_JSON_DEPTH = 64  # levels inside one ticket (or request body); tickets are nearly flat
+MAX_NUMBER_DIGITS = 1000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 Severity = Literal["P1", "P2", "P3", "P4"]
 
@@ -33,8 +50,146 @@ TICKET_EXAMPLE = {
 }
 
 
+def _printable(text: str) -> str:
+    """``text`` shortened and with lone surrogates escaped: safe to put in a JSON answer."""
+    return text[:64].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _text_error(text: str, where: str | None, field: str | None) -> InputError | None:
+    prefix = f"{where}: " if where else ""
+    if "\x00" in text:
+        return InputError("invalid_text", f"{prefix}contains a NUL character", field)
+    if _SURROGATE.search(text):
+        return InputError(
+            "invalid_utf8",
+            f"{prefix}contains a lone surrogate (e.g. \\ud800): not a character; send UTF-8 text",
+            field,
+        )
+    return None
+
+
+def text_problem(value: Any) -> InputError | None:
+    """The first NUL, lone surrogate (in a string or a key) or too-deep nesting in ``value``,
+    as an ``InputError`` naming the top-level field (None when ``value`` is fine)."""
+    stack: list[tuple[Any, str, str | None, int]] = [(value, "", None, 0)]
+    while stack:
+        item, path, field, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return InputError(
+                "too_deep", f"{path or 'the value'}: nested deeper than {MAX_JSON_DEPTH}", field
+            )
+        if isinstance(item, str):
+            error = _text_error(item, path if path != field else None, field)
+            if error is not None:
+                return error
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                key_text = str(key)
+                name = _printable(key_text)
+                if (error := _text_error(key_text, None, None)) is not None:
+                    where = f"{path}: a field name" if path else "a field name"
+                    return InputError(error.code, f"{where} {error.message}", field)
+                top = field if depth else name
+                children.append((child, f"{path}.{name}" if path else name, top, depth + 1))
+            stack.extend(reversed(children))
+        elif isinstance(item, list):
+            stack.extend(
+                (child, f"{path}[{i}]", field, depth + 1)
+                for i, child in reversed(list(enumerate(item)))
+            )
+    return None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (JSON has no NaN or Infinity)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:32]} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise ValueError(
+            f"a number of {len(text)} digits (the limit is {MAX_NUMBER_DIGITS}); "
+            "send long identifiers as strings"
+        )
+    return int(text)
+
+
+def require_json_media_type(content_type: str | None) -> None:
+    """Refuse (415) a body not declared as JSON (``application/json`` or ``application/*+json``),
+    or declared in a charset other than UTF-8."""
+    media, _, params = (content_type or "").partition(";")
+    media = media.strip().lower()
+    is_json = media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+    if not is_json:
+        got = f"Content-Type {_printable(media)!r}" if media else "no Content-Type"
+        raise UnsupportedMediaType(
+            "unsupported_media_type", f"{got}: send the tickets as application/json", None
+        )
+    for param in params.split(";"):
+        key, _, raw = param.partition("=")
+        charset = raw.strip().strip('"').lower()
+        if key.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise UnsupportedMediaType(
+                "unsupported_media_type",
+                f"charset {_printable(charset)!r}: JSON bodies must be UTF-8",
+                None,
+            )
+
+
+def decode_json_body(raw: bytes) -> Any:
+    """The JSON value of a request body, or an ``InputError`` (422) saying what is wrong with
+    it: empty, not UTF-8 (with the byte offset), not JSON (with line and column), NaN/Infinity,
+    an out-of-range number, nesting too deep, a NUL or lone surrogate."""
+    if not raw.strip():
+        raise InputError(
+            "invalid_json", "the body is empty: send a ticket (an object) or tickets (an array)"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            "invalid_utf8", f"byte {exc.start} is not valid UTF-8: the body must be UTF-8 JSON"
+        ) from None
+    try:
+        value = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            "invalid_json", f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise InputError(
+            "too_deep", f"not JSON we accept: nested deeper than {MAX_JSON_DEPTH}"
+        ) from None
+    except ValueError as exc:
+        raise InputError("invalid_json", f"not JSON we accept: {exc}") from None
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        """Refuse NUL characters, lone surrogates and deep nesting in any field."""
+        error = text_problem(value)
+        if error is not None:
+            raise ValueError(error.message)
+        return value
 
 
 class EventIn(_Strict):
