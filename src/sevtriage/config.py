@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -23,7 +24,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sevtriage.errors import ConfigError, ConfigProblem
-from sevtriage.prefilter import Prefilter
+from sevtriage.integrity import verify_rules_dir
+from sevtriage.prefilter import Prefilter, exact_program
 
 SEVERITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")
 SEVERITY_LABELS: dict[str, str] = {"P1": "Urgent", "P2": "High", "P3": "Medium", "P4": "Low"}
@@ -114,6 +116,27 @@ class Lexicon:
     signals: tuple[CompiledSignal, ...]
 
 
+def _any_of(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    """One multi-line regex matching where any of ``patterns`` does (None for no patterns)."""
+    distinct = dict.fromkeys(patterns)
+    if not distinct:
+        return None
+    return re.compile("|".join(f"(?:{p})" for p in distinct), re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class PatternRef:
+    """One lexicon pattern with its lexicon and signal; ``RulesConfig.patterns`` lists them in
+    scan order (lexicon, signal, pattern) and the prefilter names them by that position."""
+
+    lexicon: Lexicon
+    signal: CompiledSignal
+    regex: re.Pattern[str]
+    # The same pattern on RE2, used on plain-ASCII texts where it finds the same matches (see
+    # prefilter.exact_program); None when only Python's engine is exact.
+    exact: Any = None
+
+
 @dataclass(frozen=True)
 class RulesConfig:
     """Everything the triage core needs from ``rules/``, validated, with its version."""
@@ -128,13 +151,12 @@ class RulesConfig:
     # Negation and hedge cues of all languages together: a mixed-language ticket negates in any.
     negation_cues: re.Pattern[str] = re.compile(r"(?!x)x")
     hedge_cues: re.Pattern[str] | None = None
-    # Which lexicon patterns (``pattern_key``) may match a text, in one pass (see prefilter.py).
+    # Every lexicon pattern in scan order, and which of them may match a text, found in one
+    # pass (see prefilter.py).
+    patterns: tuple[PatternRef, ...] = ()
     prefilter: Prefilter | None = None
-
-
-def pattern_key(language: str, signal: str, index: int) -> str:
-    """The prefilter's name for one lexicon pattern."""
-    return f"{language}:{signal}:{index}"
+    # Matches where any lexicon's quote marker does: most tickets quote nothing (one pass).
+    quote_gate: re.Pattern[str] | None = None
 
 
 def default_rules_dir() -> Path:
@@ -242,9 +264,6 @@ def _build_lexicon(
     ]
     if len(problems) > before:
         return None
-    breaks = [
-        re.escape(b) if not b.isalpha() else rf"\b{re.escape(b)}\b" for b in lex.negation.breaks
-    ]
     return Lexicon(
         language=lex.language,
         name=lex.name,
@@ -252,10 +271,26 @@ def _build_lexicon(
         negation_words=tuple(lex.negation.cues),
         hedge_words=tuple(lex.hedges),
         negation_window=lex.negation.window,
-        clause_break=re.compile("|".join(breaks) if breaks else r"[.;!?\n]"),
+        clause_break=_clause_break(lex.negation.breaks),
         quote_markers=tuple(re.compile(p, re.MULTILINE) for p in quote),
         signals=tuple(compiled),
     )
+
+
+def _clause_break(breaks: list[str]) -> re.Pattern[str]:
+    """One regex for a lexicon's clause breaks: words (``pero``) between word boundaries, other
+    strings as they are; single characters go into one class (three times faster to scan)."""
+    if not breaks:
+        return re.compile(r"[.;!?\n]")
+    chars = [b for b in breaks if len(b) == 1 and not b.isalpha()]
+    words = [re.escape(b) for b in breaks if b.isalpha()]
+    others = [re.escape(b) for b in breaks if not b.isalpha() and len(b) > 1]
+    parts = others
+    if words:
+        parts.append(rf"\b(?:{'|'.join(words)})\b")
+    if chars:
+        parts.append("[" + "".join(re.escape(c) for c in chars) + "]")
+    return re.compile("|".join(parts))
 
 
 def _check_severity(
@@ -364,6 +399,7 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
             lexicons[built.language] = built
 
     severity = _load_severity(severity_path, vocab, problems)
+    problems[:0] = verify_rules_dir(root)  # first: a truncated file explains its schema errors
     if problems:
         raise ConfigError(problems)
     assert signals is not None and severity is not None
@@ -372,15 +408,18 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
     if combination.is_file():
         files.append(combination)
     hedge_words = [w for lex in lexicons.values() for w in lex.hedge_words]
+    patterns = tuple(
+        PatternRef(lex, sig, regex, exact_program(regex.pattern))
+        for lex in lexicons.values()
+        for sig in lex.signals
+        for regex in sig.patterns
+    )
     return RulesConfig(
         negation_cues=_words_regex([w for lex in lexicons.values() for w in lex.negation_words]),
         hedge_cues=_words_regex(hedge_words) if hedge_words else None,
-        prefilter=Prefilter(
-            (pattern_key(lex.language, sig.name, i), regex.pattern)
-            for lex in lexicons.values()
-            for sig in lex.signals
-            for i, regex in enumerate(sig.patterns)
-        ),
+        patterns=patterns,
+        prefilter=Prefilter(ref.regex.pattern for ref in patterns),
+        quote_gate=_any_of(m.pattern for lex in lexicons.values() for m in lex.quote_markers),
         directory=root,
         signal_names=tuple(signals.signals),
         signal_descriptions=dict(signals.signals),

@@ -10,6 +10,7 @@ hashes the file before unpickling it and refuses a mismatch or another scikit-le
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -29,6 +30,7 @@ from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
 from sevtriage.errors import ModelError
+from sevtriage.fastlinear import LinearTextModel, strip_accents
 
 LABELS: tuple[str, ...] = ("P1", "P2", "P3", "P4")
 CARD_FORMAT = 1
@@ -71,7 +73,7 @@ def build_pipeline(**params: Any) -> Pipeline:
     p = {**DEFAULT_PARAMS, **params}
     common: dict[str, Any] = {
         "lowercase": True,
-        "strip_accents": "unicode",
+        "strip_accents": strip_accents,  # = "unicode", faster (sevtriage.fastlinear)
         "sublinear_tf": True,
         "min_df": p["min_df"],
         "dtype": np.float32,
@@ -152,11 +154,16 @@ class SeverityModel:
         self._features: FeatureUnion = pipeline.named_steps["features"]
         self._coef = pipeline_coefficients(pipeline)
         self._names: np.ndarray | None = None
+        # The same arithmetic without scikit-learn's per-call overhead (checked against the
+        # pipeline when built; None for pipelines of another shape).
+        self._fast = LinearTextModel.from_pipeline(pipeline)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape (len(texts), 4), columns in ``classes_`` order."""
         if not texts:
             return np.zeros((0, len(LABELS)))
+        if self._fast is not None:
+            return self._fast.predict_proba(texts)
         return np.asarray(self.pipeline.predict_proba(list(texts)))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
@@ -171,29 +178,45 @@ class SeverityModel:
         one vectorisation of the batch (what triage uses; ``explain`` is the one-text form)."""
         if not texts:
             return np.zeros((0, len(LABELS))), []
-        matrix = self._features.transform(list(texts)).tocsr()
-        proba = np.asarray(self.pipeline[-1].predict_proba(matrix))
+        if self._fast is not None:
+            matrix = self._fast.transform(texts)
+            proba = self._fast.probabilities(matrix)
+        else:
+            matrix = self._features.transform(list(texts)).tocsr()
+            proba = np.asarray(self.pipeline[-1].predict_proba(matrix))
         if self._coef is None:
             return proba, [[] for _ in texts]
         if self._names is None:
             self._names = np.asarray(self._features.get_feature_names_out())
-        terms = []
-        for i, label_index in enumerate(np.argmax(proba, axis=1)):
-            row = matrix.getrow(i)
-            terms.append(self._top_terms(row.indices, row.data, int(label_index), top_k))
+        # Every stored value times the coefficient of its row's top label, in one numpy pass;
+        # then each row's slice of the CSR arrays (no per-row sparse matrix objects).
+        top = np.argmax(proba, axis=1)
+        indptr, indices = matrix.indptr, matrix.indices
+        rows = np.repeat(top, np.diff(indptr))
+        weights = self._coef[rows, indices] * matrix.data
+        terms = [
+            self._best_terms(indices[a:b], weights[a:b], top_k)
+            for a, b in zip(indptr[:-1].tolist(), indptr[1:].tolist(), strict=True)
+        ]
         return proba, terms
+
+    def _best_terms(
+        self, indices: np.ndarray, weights: np.ndarray, top_k: int
+    ) -> list[tuple[str, float]]:
+        """The ``top_k`` positive contributions (feature indices, weights), largest first."""
+        assert self._names is not None
+        order = np.argsort(-weights, kind="stable")[:top_k]
+        return [
+            (_display_name(str(self._names[indices[i]])), float(weights[i]))
+            for i in order.tolist()
+            if weights[i] > 0
+        ]
 
     def _top_terms(
         self, indices: np.ndarray, values: np.ndarray, label_index: int, top_k: int
     ) -> list[tuple[str, float]]:
-        assert self._coef is not None and self._names is not None
-        weights = self._coef[label_index][indices] * values
-        order = np.argsort(-weights, kind="stable")[:top_k]
-        return [
-            (_display_name(str(self._names[indices[i]])), float(weights[i]))
-            for i in order
-            if weights[i] > 0
-        ]
+        assert self._coef is not None
+        return self._best_terms(indices, self._coef[label_index][indices] * values, top_k)
 
     def explain(self, text: str, label: str, top_k: int = 5) -> list[tuple[str, float]]:
         """The terms that pushed ``text`` towards ``label`` most: coefficient x TF-IDF value,
@@ -204,12 +227,20 @@ class SeverityModel:
             return []
         if self._names is None:
             self._names = np.asarray(self._features.get_feature_names_out())
-        row = self._features.transform([text]).tocsr()
+        row = (
+            self._fast.transform([text])
+            if self._fast is not None
+            else self._features.transform([text]).tocsr()
+        )
         return self._top_terms(row.indices, row.data, LABELS.index(label), top_k)
 
     @classmethod
     def load(cls, path: Path) -> SeverityModel:
-        """Load ``path`` after checking it against its card; ``ModelError`` when refused."""
+        """Load ``path`` after checking it against its card; ``ModelError`` when refused.
+
+        The file is read once: its size and sha256 are checked against the card and only those
+        verified bytes are unpickled (a joblib file is code), so a file replaced between the check
+        and the load cannot slip through."""
         path = Path(path)
         card = read_card(path)
         expected = card.get("sklearn_version")
@@ -218,22 +249,46 @@ class SeverityModel:
                 f"{path}: trained with scikit-learn {expected}, this is {sklearn.__version__}; "
                 f"retrain it (sevtriage train ... --out {path}) or install scikit-learn {expected}"
             )
-        if not path.is_file():
-            raise ModelError(f"{path}: model file not found")
-        actual = file_sha256(path)
-        if actual != card.get("sha256"):
-            raise ModelError(
-                f"{path}: sha256 {actual[:12]}… does not match its card "
-                f"({str(card.get('sha256'))[:12]}…); "
-                "the file was changed or belongs to another card — retrain or restore it"
-            )
+        data = _verified_bytes(path, card)
         try:
-            pipeline = joblib.load(path)
+            pipeline = joblib.load(io.BytesIO(data))
         except Exception as exc:  # any unpickling failure means the file is unusable
             raise ModelError(f"{path}: cannot be loaded: {type(exc).__name__}: {exc}") from exc
         if not isinstance(pipeline, Pipeline):
             raise ModelError(f"{path}: holds a {type(pipeline).__name__}, not a sklearn Pipeline")
         return cls(pipeline, card)
+
+
+def _verified_bytes(path: Path, card: Mapping[str, Any]) -> bytes:
+    """The model file's bytes, if their size and sha256 are the card's; else ``ModelError``."""
+    expected = card.get("sha256")
+    if not isinstance(expected, str) or len(expected) != 64:
+        raise ModelError(
+            f"{card_path(path)}: the card has no sha256 of the model file; "
+            "a model is only loaded with the card written when it was saved"
+        )
+    size = card.get("size_bytes")
+    try:
+        actual_size = path.stat().st_size
+        if isinstance(size, int) and actual_size != size:
+            raise ModelError(
+                f"{path}: size {actual_size:,} bytes does not match its card ({size:,} bytes): "
+                "the file is truncated or was changed — retrain or restore it"
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model file not found") from None
+    except IsADirectoryError:
+        raise ModelError(f"{path}: is a directory, not a model file") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot be read: {exc}") from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise ModelError(
+            f"{path}: sha256 {actual[:12]}… does not match its card ({expected[:12]}…); "
+            "the file was changed or belongs to another card — retrain or restore it"
+        )
+    return data
 
 
 def card_path(model_path: Path) -> Path:
@@ -296,10 +351,13 @@ def train_model(
     params: Mapping[str, Any] | None = None,
     progress: bool = False,
     folds: int = 5,
+    workers: int | None = None,
 ) -> tuple[Pipeline, dict[str, Any]]:
     """Fit the pipeline on ``records`` (``subject``, ``body``, ``label``) and return it with a
     partial card: parameters, data hash/size, and validation metrics and per-class thresholds
     from ``folds``-fold out-of-fold predictions (grouped by a ``group`` key when records have one).
+    The folds run in ``workers`` processes (default: one per core from ``PARALLEL_FOLDS_FROM``
+    records on, else in this process); the numbers do not depend on it.
     """
 
     texts, labels = texts_and_labels(records)
@@ -325,7 +383,9 @@ def train_model(
     # One BLAS thread: multi-threaded float reductions are not bit-reproducible, and the same
     # data + seed must give the same file in any process on any machine load.
     with threadpool_limits(limits=1):
-        return _fit_with_card(chosen, texts, labels, groups, folds, seed, bar, card)
+        if workers is None:
+            workers = min(folds, os.cpu_count() or 1) if len(texts) >= PARALLEL_FOLDS_FROM else 1
+        return _fit_with_card(chosen, texts, labels, groups, folds, seed, bar, card, workers)
 
 
 def _fit_with_card(
@@ -337,14 +397,21 @@ def _fit_with_card(
     seed: int,
     bar: Any,
     card: dict[str, Any],
+    workers: int,
 ) -> tuple[Pipeline, dict[str, Any]]:
     from sevtriage.evaluate import classification_report, review_thresholds
 
     try:
+        pipeline: Pipeline | None = None
         if folds > 1:
-            proba = out_of_fold_proba(
-                lambda: build_pipeline(**chosen), texts, labels, groups, folds, seed, bar.update
-            )
+            if workers > 1:
+                proba, pipeline = _fit_in_parallel(
+                    chosen, texts, labels, groups, folds, seed, bar, workers
+                )
+            else:
+                proba = out_of_fold_proba(
+                    lambda: build_pipeline(**chosen), texts, labels, groups, folds, seed, bar.update
+                )
             predicted = [LABELS[i] for i in np.argmax(proba, axis=1)]
             card["validation"] = {
                 "method": f"{folds}-fold stratified out-of-fold predictions"
@@ -352,8 +419,9 @@ def _fit_with_card(
                 "metrics": classification_report(labels, predicted),
             }
             card["thresholds"] = review_thresholds(labels, proba)
-        pipeline = build_pipeline(**chosen).fit(texts, labels)
-        bar.update(1)
+        if pipeline is None:
+            pipeline = build_pipeline(**chosen).fit(texts, labels)
+            bar.update(1)
     finally:
         bar.close()
     return pipeline, card
@@ -369,16 +437,9 @@ def out_of_fold_proba(
     tick: Callable[[int], Any] = lambda n: None,
 ) -> np.ndarray:
     """Probabilities for each text from a pipeline that did not see it (k-fold, stratified)."""
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-    splitter: Any = (
-        StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-        if groups is not None
-        else StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    )
     proba = np.zeros((len(texts), len(LABELS)))
     x, y = np.asarray(texts, dtype=object), np.asarray(labels)
-    for train_idx, test_idx in splitter.split(x, y, groups):
+    for train_idx, test_idx in _splits(texts, labels, groups, folds, seed):
         fitted = make().fit(list(x[train_idx]), list(y[train_idx]))
         column = [list(fitted.classes_).index(c) if c in fitted.classes_ else -1 for c in LABELS]
         part = fitted.predict_proba(list(x[test_idx]))
@@ -387,6 +448,81 @@ def out_of_fold_proba(
                 proba[test_idx, k] = part[:, col]
         tick(1)
     return proba
+
+
+# Below this many texts, folds run in this process (worker start-up would cost more).
+PARALLEL_FOLDS_FROM = 20_000
+
+
+def _fold_proba(
+    params: dict[str, Any], train: list[str], train_labels: list[str], test: list[str]
+) -> np.ndarray:
+    """One fold: fit on ``train``, probabilities (columns in LABELS order) for ``test``."""
+    with threadpool_limits(limits=1):
+        fitted = build_pipeline(**params).fit(train, train_labels)
+        part = np.asarray(fitted.predict_proba(test))
+    out = np.zeros((len(test), len(LABELS)))
+    classes = [str(c) for c in fitted.classes_]
+    for k, label in enumerate(LABELS):
+        if label in classes:
+            out[:, k] = part[:, classes.index(label)]
+    return out
+
+
+def _fit_in_parallel(
+    params: dict[str, Any],
+    texts: list[str],
+    labels: list[str],
+    groups: list[str] | None,
+    folds: int,
+    seed: int,
+    bar: Any,
+    workers: int,
+) -> tuple[np.ndarray, Pipeline]:
+    """Out-of-fold probabilities from worker processes (one BLAS thread each) while this process
+    fits the final pipeline. Same folds, same single-threaded fits: the same numbers as in one
+    process. The final pipeline is fitted here, so its file is this process's pickle."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    proba = np.zeros((len(texts), len(LABELS)))
+    splits = _splits(texts, labels, groups, folds, seed)
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [
+            pool.submit(
+                _fold_proba,
+                params,
+                [texts[i] for i in train_idx],
+                [labels[i] for i in train_idx],
+                [texts[i] for i in test_idx],
+            )
+            for train_idx, test_idx in splits
+        ]
+        pipeline = build_pipeline(**params).fit(texts, labels)
+        bar.update(1)
+        for (_, test_idx), future in zip(splits, futures, strict=True):
+            proba[test_idx] = future.result()
+            bar.update(1)
+    return proba, pipeline
+
+
+def _splits(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    groups: Sequence[str] | None,
+    folds: int,
+    seed: int,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    splitter: Any = (
+        StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        if groups is not None
+        else StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    )
+    x, y = np.asarray(texts, dtype=object), np.asarray(labels)
+    return list(splitter.split(x, y, groups))
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:

@@ -108,32 +108,74 @@ def superset(pattern: str) -> str | None:
     return "".join(out)
 
 
-class Prefilter:
-    """Which keys may match a text, in one RE2 pass; keys without a safe superset always may."""
+def exact_program(pattern: str) -> re2._Regexp | None:
+    """``pattern`` compiled by RE2 when RE2 finds exactly the matches Python's ``re`` finds *on
+    ASCII text without the control characters \\v and \\x1c-\\x1f* (which Python's ``\\s``
+    matches and RE2's does not); None otherwise.
 
-    def __init__(self, patterns: Iterable[tuple[str, str]]) -> None:
-        options = re2.Options()
-        options.max_mem = 64 << 20
-        self._set = re2.Set.SearchSet(options)
-        self._keys: list[str] = []
-        always: set[str] = set()
-        for key, pattern in patterns:
+    That holds when the pattern is ASCII, uses nothing ``superset`` has to rewrite (lookarounds,
+    bounded repeats, ``$``, back-references) and cannot match the empty string (the engines step
+    past empty matches differently). Both engines then agree on classes, ``\\b`` and
+    leftmost-first alternation. RE2 scans in linear time: several times faster on long texts.
+    """
+    if not pattern.isascii() or superset(pattern) != pattern:
+        return None
+    try:
+        if re._parser.parse(pattern).getwidth()[0] == 0:  # type: ignore[attr-defined]
+            return None
+        return re2.compile(pattern)
+    except (re.error, re2.error):
+        return None
+
+
+# RE2 compiles a set into one automaton whose states multiply with the patterns in it (198
+# patterns: 46 us per ticket; four sets of 50: 21 us), so the patterns go into several sets.
+SET_SIZE = 50
+
+
+def _new_set() -> re2.Set:
+    options = re2.Options()
+    options.max_mem = 32 << 20
+    return re2.Set.SearchSet(options)
+
+
+class Prefilter:
+    """Which patterns may match a text, in one RE2 pass per set of ``SET_SIZE`` patterns.
+    Patterns are named by their position in the sequence given; one without a safe superset
+    always may match."""
+
+    def __init__(self, patterns: Iterable[str], set_size: int = SET_SIZE) -> None:
+        self._sets: list[tuple[re2.Set, list[int]]] = []  # (set, set index -> position)
+        current, positions = _new_set(), []
+        always: list[int] = []
+        for position, pattern in enumerate(patterns):
             rewritten = superset(pattern)
             if rewritten is None:
-                always.add(key)
+                always.append(position)
                 continue
             try:
-                self._set.Add(rewritten)
+                current.Add(rewritten)
             except re2.error:
-                always.add(key)
+                always.append(position)
                 continue
-            self._keys.append(key)
-        self._set.Compile()
-        self.always = frozenset(always)
+            positions.append(position)
+            if len(positions) == set_size:
+                current.Compile()
+                self._sets.append((current, positions))
+                current, positions = _new_set(), []
+        if positions:
+            current.Compile()
+            self._sets.append((current, positions))
+        self.always: tuple[int, ...] = tuple(always)
 
-    def candidates(self, text: str) -> set[str]:
-        """Keys whose pattern may match ``text`` (the folded text; mapped to ASCII here)."""
-        text = ascii_stand_in(text)
-        matched = self._set.Match(text) if self._keys else None  # None when nothing matches
-        hits = {self._keys[i] for i in matched} if matched else set()
-        return hits | self.always
+    def candidates(self, text: str) -> list[int]:
+        """Positions of the patterns that may match ``text`` (the folded text; mapped to ASCII
+        here), in increasing order."""
+        data = ascii_stand_in(text).encode("ascii")  # once, not once per set
+        hits = list(self.always)
+        for regex_set, positions in self._sets:
+            matched = regex_set.Match(data)  # None when nothing matches
+            if matched:
+                hits.extend(positions[i] for i in matched)
+        hits.sort()
+        return hits

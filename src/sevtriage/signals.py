@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from sevtriage.config import CompiledSignal, Lexicon, RulesConfig, pattern_key
+from sevtriage.config import CompiledSignal, Lexicon, RulesConfig
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """One match of a signal pattern: where it is and what it says."""
+class Evidence(NamedTuple):
+    """One match of a signal pattern: where it is and what it says (a tuple: made ~10 times
+    per ticket, it must be cheap to build)."""
 
     signal: str
     field: str
@@ -75,6 +77,13 @@ def _fold_table() -> dict[int, str]:
 
 
 _FOLD = _fold_table()
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    return match.group().translate(_FOLD)
+
+
 _TAG = re.compile(r"<[^<>]{0,500}>")
 _ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,6});")
 
@@ -84,7 +93,8 @@ def fold(text: str) -> str:
     lowered = text.lower()
     if len(lowered) != len(text):  # rare characters whose lower case is longer (e.g. 'İ')
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-    folded = lowered.translate(_FOLD)
+    # Only the runs of non-ASCII characters need the table (a few per ticket, even in Spanish).
+    folded = lowered if lowered.isascii() else _NON_ASCII.sub(_fold_run, lowered)
     if "<" in folded:
         folded = _TAG.sub(lambda m: " " * len(m.group()), folded)
     if "&" in folded:
@@ -92,9 +102,11 @@ def fold(text: str) -> str:
     return folded
 
 
-def blank_quotes(folded: str, lexicons: Mapping[str, Lexicon]) -> str:
+def blank_quotes(folded: str, config: RulesConfig) -> str:
     """Blank quoted earlier messages ("> ...", "On ... wrote:"): not this ticket's words."""
-    for lex in lexicons.values():
+    if config.quote_gate is None or config.quote_gate.search(folded) is None:
+        return folded  # the usual case: one pass instead of one per marker
+    for lex in config.lexicons.values():
         for marker in lex.quote_markers:
             if marker.search(folded):
                 folded = marker.sub(lambda m: " " * len(m.group()), folded)
@@ -102,15 +114,16 @@ def blank_quotes(folded: str, lexicons: Mapping[str, Lexicon]) -> str:
 
 
 _WORD = re.compile(r"[a-z]+")
+_ODD_SPACE = re.compile(r"[\x0b\x1c-\x1f]")  # \s to Python's re, not to RE2
 
 
 def detect_language(folded: str, lexicons: Mapping[str, Lexicon], default: str = "en") -> str:
     """The lexicon language whose stopwords occur most often; ``default`` on a tie or no words."""
-    counts: dict[str, int] = dict.fromkeys(lexicons, 0)
-    for word in _WORD.findall(folded[:5000]):
-        for lang, lex in lexicons.items():
-            if word in lex.stopwords:
-                counts[lang] += 1
+    words = Counter(_WORD.findall(folded[:5000]))
+    counts = {
+        lang: sum(words[w] for w in lex.stopwords.intersection(words))
+        for lang, lex in lexicons.items()
+    }
     if not counts:
         return default
     best = max(counts.values())
@@ -131,28 +144,6 @@ def _preceding_clause(folded: str, start: int, lex: Lexicon) -> str:
         before = before[last_break.end() :]
     words = before.split()
     return " ".join(words[-lex.negation_window :])
-
-
-def _scan_lexicon(
-    folded: str,
-    original: str,
-    body_offset: int,
-    lex: Lexicon,
-    config: RulesConfig,
-    candidates: set[str] | None,
-) -> tuple[list[Evidence], list[Evidence], list[Evidence]]:
-    """Matches of one lexicon: (positive, counted-as-another-signal, negated) evidence."""
-    out: tuple[list[Evidence], list[Evidence], list[Evidence]] = ([], [], [])
-    for sig in lex.signals:
-        seen: set[tuple[int, int]] = set()
-        for i, regex in enumerate(sig.patterns):
-            if candidates is not None and pattern_key(lex.language, sig.name, i) not in candidates:
-                continue
-            for m in regex.finditer(folded):
-                if m.end() > m.start() and m.span() not in seen:
-                    seen.add(m.span())
-                    _classify_match(m, folded, original, body_offset, lex, config, sig, out)
-    return out
 
 
 def _classify_match(
@@ -197,25 +188,51 @@ def extract_signals(
 
     ``language`` forces the explanation language; otherwise it is detected from the text.
     Evidence offsets are relative to the field (``subject`` or ``body``) they were found in.
+    Only the patterns the prefilter names are run; they come in scan order (lexicon, signal,
+    pattern), so the evidence is listed in that order.
     """
     original = f"{subject}\n{body}" if subject else body
     body_offset = len(subject) + 1 if subject else 0
-    folded = blank_quotes(fold(original), config.lexicons)
+    folded = blank_quotes(fold(original), config)
     lang = language or detect_language(folded, config.lexicons)
+
+    patterns = config.patterns
+    positions = (
+        config.prefilter.candidates(folded)
+        if config.prefilter is not None
+        else range(len(patterns))
+    )
+    per_lexicon: dict[str, tuple[list[Evidence], list[Evidence], list[Evidence]]] = {}
+    spans: set[tuple[str, str, int, int]] = set()  # patterns of one signal may match one span
+    # On plain ASCII (most tickets once folded) RE2 finds what Python's re finds, faster.
+    data = folded.encode("ascii") if folded.isascii() and not _ODD_SPACE.search(folded) else None
+    for position in positions:
+        ref = patterns[position]
+        lex, sig = ref.lexicon, ref.signal
+        found = ref.exact.finditer(data) if data is not None and ref.exact else None
+        for m in found if found is not None else ref.regex.finditer(folded):
+            start, end = m.span()
+            if end > start and (key := (lex.language, sig.name, start, end)) not in spans:
+                spans.add(key)
+                out = per_lexicon.get(lex.language)
+                if out is None:
+                    out = per_lexicon[lex.language] = ([], [], [])
+                _classify_match(m, folded, original, body_offset, lex, config, sig, out)
 
     evidence: dict[str, list[Evidence]] = {}
     negated: list[Evidence] = []
     seen: set[tuple[str, str, int, int, bool]] = set()  # lexicons may match the same span
-    candidates = config.prefilter.candidates(folded) if config.prefilter is not None else None
-    for lex in config.lexicons.values():
-        pos, redirected, neg = _scan_lexicon(folded, original, body_offset, lex, config, candidates)
+    for language_found in config.lexicons:
+        if (found := per_lexicon.get(language_found)) is None:
+            continue
+        pos, redirected, neg = found
         for ev in (*pos, *redirected):
-            if (key := (ev.signal, ev.field, ev.start, ev.end, True)) not in seen:
-                seen.add(key)
+            if (key2 := (ev.signal, ev.field, ev.start, ev.end, True)) not in seen:
+                seen.add(key2)
                 evidence.setdefault(ev.signal, []).append(ev)
         for ev in neg:
-            if (key := (ev.signal, ev.field, ev.start, ev.end, False)) not in seen:
-                seen.add(key)
+            if (key2 := (ev.signal, ev.field, ev.start, ev.end, False)) not in seen:
+                seen.add(key2)
                 negated.append(ev)
     facts = {name: name in evidence for name in config.signal_names}
     return SignalReport(facts=facts, evidence=evidence, negated=negated, language=lang)
