@@ -17,7 +17,7 @@ from sevtriage.service.content import content_hash, ticket_content
 from sevtriage.service.context import ServiceContext
 from sevtriage.service.problems import BatchInputError, Problem
 from sevtriage.service.views import current_view, decision_view
-from sevtriage.store import NewDecision, NewTicket
+from sevtriage.store import NewDecision, NewTicket, decision_from_result
 from sevtriage.ticket import Ticket
 
 
@@ -32,23 +32,17 @@ class _Prepared:
 
 
 def _decision(
-    ctx: ServiceContext, item: _Prepared, kind: str, deadlines: dict[str, Any], previous: str | None
+    item: _Prepared, kind: str, deadlines: dict[str, Any], previous: str | None
 ) -> NewDecision:
-    result = item.result
-    return NewDecision(
+    """The decision row, built as ``classify --store`` builds it (the result carries the SLA
+    policy version of the same triager)."""
+    return decision_from_result(
+        item.result,
+        item.content,
+        item.content_hash,
         kind=kind,
-        severity=result["severity"],
-        previous_severity=previous,
-        source=result["source"],
-        confidence=float(result["confidence"]),
-        needs_review=bool(result["needs_review"]),
-        language=result["language"],
-        reasons=result["reasons"],
-        signals=result["signals"],
-        versions={**result["versions"], "sla_policy": ctx.sla.version},
         deadlines=deadlines,
-        content_hash=item.content_hash,
-        content=item.content,
+        previous_severity=previous,
     )
 
 
@@ -97,7 +91,7 @@ def _store(
             item = prepared[index]
             ticket_id = item.ticket.id
             if writer.create_ticket(NewTicket(ticket_id, item.created_at)):
-                decision = _decision(ctx, item, "intake", item.deadlines, None)
+                decision = _decision(item, "intake", item.deadlines, None)
                 writer.add_decision(ticket_id, decision)
                 answers[index] = _answer(ticket_id, "created", item.created_at, decision)
                 recorded.append(decision)
@@ -108,7 +102,7 @@ def _store(
                 continue
             severity = item.result["severity"]
             deadlines = ctx.sla.deadlines(item.content, severity, history.created_at)
-            decision = _decision(ctx, item, "update", deadlines, history.current.severity)
+            decision = _decision(item, "update", deadlines, history.current.severity)
             writer.add_decision(ticket_id, decision)
             answers[index] = _answer(ticket_id, "updated", history.created_at, decision)
             recorded.append(decision)
