@@ -441,11 +441,7 @@ def out_of_fold_proba(
     x, y = np.asarray(texts, dtype=object), np.asarray(labels)
     for train_idx, test_idx in _splits(texts, labels, groups, folds, seed):
         fitted = make().fit(list(x[train_idx]), list(y[train_idx]))
-        column = [list(fitted.classes_).index(c) if c in fitted.classes_ else -1 for c in LABELS]
-        part = fitted.predict_proba(list(x[test_idx]))
-        for k, col in enumerate(column):
-            if col >= 0:
-                proba[test_idx, k] = part[:, col]
+        proba[test_idx] = _in_label_order(fitted, fitted.predict_proba(list(x[test_idx])))
         tick(1)
     return proba
 
@@ -460,8 +456,14 @@ def _fold_proba(
     """One fold: fit on ``train``, probabilities (columns in LABELS order) for ``test``."""
     with threadpool_limits(limits=1):
         fitted = build_pipeline(**params).fit(train, train_labels)
-        part = np.asarray(fitted.predict_proba(test))
-    out = np.zeros((len(test), len(LABELS)))
+        return _in_label_order(fitted, fitted.predict_proba(test))
+
+
+def _in_label_order(fitted: Pipeline, part: Any) -> np.ndarray:
+    """A fold model's probabilities with columns in LABELS order (zero for a label the fold's
+    training part lacked)."""
+    part = np.asarray(part)
+    out = np.zeros((len(part), len(LABELS)))
     classes = [str(c) for c in fitted.classes_]
     for k, label in enumerate(LABELS):
         if label in classes:
