@@ -48,12 +48,14 @@ def measure(corpus: Path, model_arg: str, out_dir: Path) -> dict[str, Any]:
     from sevtriage.triage import Triager
 
     _pin()
-    model = None
+    model = pipeline_model = None
     if model_arg != "none":
         from sevtriage.model import SeverityModel, default_model_path
+        from sevtriage.triage import load_model
 
         path = default_model_path() if model_arg == "default" else Path(model_arg)
-        model = SeverityModel.load(path)
+        model = load_model(path)  # what classify serves (the data form when there is one)
+        pipeline_model = SeverityModel.load(path)  # scikit-learn's pipeline, for the floor
     triager = Triager(model=model)
     with corpus.open("rb") as stream:
         records = [r for _, r in read_records(stream, "jsonl", str(corpus))]
@@ -81,7 +83,7 @@ def measure(corpus: Path, model_arg: str, out_dir: Path) -> dict[str, Any]:
     batch = time.perf_counter() - started
     figures["inprocess_tickets_per_s"] = round(n / batch)
 
-    if model is not None:
+    if model is not None and pipeline_model is not None:
         from sevtriage.model import model_text
 
         texts = [model_text(str(r.get("subject") or ""), str(r["body"])) for r in records]
@@ -91,7 +93,7 @@ def measure(corpus: Path, model_arg: str, out_dir: Path) -> dict[str, Any]:
         ]
         started = time.perf_counter()
         for chunk in chunks:
-            model.pipeline.predict_proba(chunk)  # scikit-learn's own vectoriser + classifier
+            pipeline_model.pipeline.predict_proba(chunk)  # scikit-learn's vectoriser + classifier
         bare = time.perf_counter() - started
         figures["bare_model_texts_per_s"] = round(len(texts) / bare)
         started = time.perf_counter()

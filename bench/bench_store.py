@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-NOW = "2025-06-02T09:00:00+00:00"
+NOW = "2026-12-02T09:00:00+00:00"  # after every generated created_at (November 2026)
 
 
 def generate(n: int, out: Path, seed: int = 7) -> None:

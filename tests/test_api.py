@@ -43,6 +43,7 @@ def test_classify_refuses_a_tampered_model_with_exit_2(tmp_path: Path, repo: Pat
     model = tmp_path / "m.joblib"
     shutil.copy(repo / "models" / "default.joblib", model)
     shutil.copy(repo / "models" / "default.card.json", tmp_path / "m.card.json")
+    shutil.copy(repo / "models" / "default.linear.zip", tmp_path / "m.linear.zip")
     model.write_bytes(model.read_bytes() + b"\0")
     ticket = json.dumps({"id": "a", "body": "The platform is down."}).encode() + b"\n"
     proc = subprocess.run(

@@ -38,7 +38,7 @@ from tests.service.conftest import (  # noqa: F401 (fixtures: the store, the rea
 )
 
 REPO = Path(__file__).resolve().parents[1]
-NOW = "2025-06-02T09:00:00+00:00"
+NOW = "2026-12-02T09:00:00+00:00"  # after every generated created_at (November 2026)
 
 
 @dataclass(frozen=True)
@@ -443,3 +443,31 @@ def test_the_batch_stores_a_ticket_exactly_as_the_service_does(
         return row, decision
 
     assert rows(batch_url) == rows(server.database_url)
+
+
+def test_a_ticket_created_after_the_runs_now_is_refused_as_the_service_refuses_it(
+    server: Server,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The service answers 422 'in_future' for created_at after its now; classify --store writes
+    the same error as the ticket's line and stores nothing for it (the others are stored)."""
+    now = server.clock.now
+    later = {"id": "F-1", "body": "The inbox is down", "created_at": "2099-01-01T00:00:00Z"}
+    fine = {"id": "F-2", "body": "The inbox is down", "created_at": now.isoformat()}
+    refused = server.client.post("/v1/tickets", json=later, headers=BOT)
+    assert refused.status_code == 422 and "in_future" in refused.text
+    src = tmp_path / "t.jsonl"
+    src.write_text(json.dumps(later) + "\n" + json.dumps(fine) + "\n")
+    url = f"sqlite:///{tmp_path / 'batch.db'}"
+    proc = _sevtriage("classify", str(src), "--store", url, "--no-model", "--now", now.isoformat())
+    assert proc.returncode == 1, proc.stderr  # some lines failed
+    first, second = (json.loads(line) for line in proc.stdout.decode().splitlines())
+    assert first["id"] == "F-1" and first["line"] == 1
+    assert first["error"]["code"] == "in_future" and first["error"]["field"] == "created_at"
+    assert second["id"] == "F-2" and "severity" in second
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            assert [r.id for r in connection.execute(select(tickets))] == ["F-2"]
+    finally:
+        engine.dispose()

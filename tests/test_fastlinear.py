@@ -7,20 +7,20 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sevtriage.fastlinear import LinearTextModel, _word_analyzer
+from sevtriage.fastlinear import LinearTextModel, WordSettings, _word_analyzer, _word_counter
 from sevtriage.importers import read_labelled
 from sevtriage.model import SeverityModel, build_pipeline, model_text, texts_and_labels
+from sevtriage.modelfile import ServedModel, default_model_path
 from sevtriage.triage import load_model
 
 
 @functools.cache
 def _shipped() -> SeverityModel:
-    model = load_model()
-    assert isinstance(model, SeverityModel)
-    return model
+    return SeverityModel.load(default_model_path())
 
 
 def test_the_shipped_model_gets_the_fast_path_and_agrees_on_held_out_tickets(repo: Path) -> None:
@@ -85,3 +85,118 @@ def test_strip_accents_is_scikit_learns(text: str) -> None:
     from sevtriage.fastlinear import strip_accents
 
     assert strip_accents(text) == strip_accents_unicode(text)
+
+
+_WORDY = st.text(
+    st.one_of(
+        st.sampled_from(list("abcdefgh_019 \n\t.,;:!?¿¡-'\"/()«»€—…😀\x0b\x1c")),
+        st.sampled_from([*"áéíóúñüçÅﬁ²İǅ̃ßøΩ日ℌ", "\ud800", "\udc80"]),
+    ),
+    max_size=200,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_WORDY)
+def test_the_vocabulary_counter_counts_what_scikit_learn_counts(text: str) -> None:
+    """Bytes path (no word character outside ASCII) and analyzer path alike: the vocabulary
+    columns and counts scikit-learn's analyzer gives."""
+    vectoriser = _shipped().pipeline.named_steps["features"].transformer_list[0][1]
+    vocabulary = dict(vectoriser.vocabulary_)
+    # every term of this text is in the vocabulary, so a wrong token cannot hide as "unknown"
+    terms = vectoriser.build_analyzer()(text)
+    for term in terms:
+        vocabulary.setdefault(term, len(vocabulary))
+    settings = WordSettings.of(vectoriser)
+    assert settings is not None
+    count = _word_counter(settings, vocabulary)
+    assert count(text) == Counter(vocabulary[t] for t in terms)
+
+
+def test_the_shipped_model_is_served_from_its_data_form_with_the_pipelines_answers(
+    repo: Path,
+) -> None:
+    """``load_model`` serves the data form (no unpickling): the same probabilities and top terms
+    as the verified pipeline on the held-out tickets."""
+    served = load_model()
+    assert isinstance(served, ServedModel)
+    pipeline_model = _shipped()
+    assert served.version == pipeline_model.version
+    texts, _ = texts_and_labels(read_labelled([repo / "data" / "test.jsonl"]))
+    proba, terms = served.predict_with_terms(texts)
+    want_proba, want_terms = pipeline_model.predict_with_terms(texts)
+    assert np.array_equal(proba, want_proba)
+    assert terms == want_terms
+    reference = np.asarray(pipeline_model.pipeline.predict_proba(texts))
+    assert np.abs(proba - reference).max() < 1e-5
+    for label in ("P1", "P4"):
+        assert served.explain(texts[0], label) == pipeline_model.explain(texts[0], label)
+
+
+def test_the_data_form_round_trips_and_is_byte_identical(repo: Path) -> None:
+    fast = LinearTextModel.from_pipeline(_shipped().pipeline)
+    assert fast is not None and fast.savable()
+    data = fast.to_bytes()
+    assert data == fast.to_bytes()  # same model, same bytes (fixed member order and dates)
+    again = LinearTextModel.from_bytes(data)
+    assert again.to_bytes() == data
+    texts, _ = texts_and_labels(read_labelled([repo / "data" / "test.jsonl"]))
+    assert np.array_equal(again.predict_proba(texts), fast.predict_proba(texts))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["not a zip", "no header", "wrong format", "short idf", "coef shape"],
+)
+def test_a_broken_data_form_is_a_value_error_naming_the_problem(damage: str) -> None:
+    import io
+    import json as json_
+    import zipfile
+
+    fast = LinearTextModel.from_pipeline(_shipped().pipeline)
+    assert fast is not None
+    members = {}
+    with zipfile.ZipFile(io.BytesIO(fast.to_bytes())) as archive:
+        for name in archive.namelist():
+            members[name] = archive.read(name)
+    header = json_.loads(members["header.json"])
+    if damage == "no header":
+        del members["header.json"]
+    elif damage == "wrong format":
+        members["header.json"] = json_.dumps(header | {"format": 99}).encode()
+    elif damage in ("short idf", "coef shape"):
+        key = "idf_0.npy" if damage == "short idf" else "coef.npy"
+        array = np.load(io.BytesIO(members[key]))
+        buffer = io.BytesIO()
+        np.save(buffer, array[..., :-1])
+        members[key] = buffer.getvalue()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    data = b"PK\x03\x04 truncated" if damage == "not a zip" else out.getvalue()
+    with pytest.raises(ValueError, match=r"not a saved linear model|format|shape"):
+        LinearTextModel.from_bytes(data)
+
+
+def test_an_object_array_in_the_data_form_is_refused_not_unpickled() -> None:
+    """Arrays are read with allow_pickle=False: an object array (pickled) is refused."""
+    import io
+    import zipfile
+
+    fast = LinearTextModel.from_pipeline(_shipped().pipeline)
+    assert fast is not None
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(fast.to_bytes())) as source,
+        zipfile.ZipFile(out, "w") as archive,
+    ):
+        for name in source.namelist():
+            content = source.read(name)
+            if name == "terms_0.npy":
+                buffer = io.BytesIO()
+                np.save(buffer, np.asarray([object()], dtype=object), allow_pickle=True)
+                content = buffer.getvalue()
+            archive.writestr(name, content)
+    with pytest.raises(ValueError):
+        LinearTextModel.from_bytes(out.getvalue())

@@ -70,3 +70,40 @@ def test_10000_row_ragged_csv_gives_one_record_per_row(tmp_path: Path) -> None:
     assert len(out) == 10_000
     codes = {r["error"]["code"] for r in out if "error" in r}  # type: ignore[index]
     assert codes == {"ragged_row", "blank_line", "empty_field"}
+
+
+def test_nul_and_lone_surrogates_in_any_field_are_an_error_record_and_never_stored(
+    tmp_path: Path,
+) -> None:
+    """Through classify --store (SQLite): text a store or a JSON answer cannot hold, in any
+    field (not only id, subject and body), is an error naming the field; the rest is stored."""
+    rows = [
+        {"id": "ok-1", "body": "The inbox is down"},
+        {"id": "bad-channel", "body": "x", "channel": "mail\u0000"},
+        {"id": "bad-requester", "body": "x", "requester": "ana\u0000@x.io"},
+        {"id": "bad-tags", "body": "x", "tags": ["vip", "a\u0000"]},
+        {"id": "bad-extra", "body": "x", "account": {"name": "\u0000"}},
+        {"id": "ok-2", "body": "How do I export contacts?", "account": {"name": "Acme"}},
+    ]
+    lines = [json.dumps(r) for r in rows]
+    lines.insert(4, '{"id": "bad-surrogate", "body": "x", "requester": "\\udc80"}')
+    source = tmp_path / "t.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    store = tmp_path / "s.db"
+    proc, out, _ = _classify(source, "--store", f"sqlite:///{store}")
+    assert b"Traceback" not in proc.stderr and proc.returncode == 1
+    assert [r["id"] for r in out] == [r.split('"id": "')[1].split('"')[0] for r in lines]
+    errors = {r["id"]: r["error"] for r in out if "error" in r}
+    assert {k: v["field"] for k, v in errors.items()} == {
+        "bad-channel": "channel",
+        "bad-requester": "requester",
+        "bad-surrogate": "requester",
+        "bad-tags": "tags",
+        "bad-extra": "account",
+    }
+    assert {v["code"] for v in errors.values()} == {"invalid_text", "invalid_utf8"}
+    import sqlite3
+
+    with sqlite3.connect(store) as connection:
+        stored = sorted(r[0] for r in connection.execute("SELECT id FROM tickets"))
+    assert stored == ["ok-1", "ok-2"]

@@ -31,6 +31,7 @@ from sevtriage.integrity import (
     verify_rules_dir,
 )
 from sevtriage.model import SeverityModel, card_path, save_model, train_model
+from sevtriage.modelfile import ServedModel, linear_path
 from sevtriage.sla import SlaPolicies
 from sevtriage.triage import Triager, load_model
 
@@ -208,6 +209,7 @@ def model(tmp_path: Path) -> Path:
     path = tmp_path / "m.joblib"
     shutil.copyfile(REPO / "models" / "default.joblib", path)
     shutil.copyfile(REPO / "models" / "default.card.json", card_path(path))
+    shutil.copyfile(REPO / "models" / "default.linear.zip", linear_path(path))
     return path
 
 
@@ -229,7 +231,8 @@ def _card(path: Path) -> dict[str, Any]:
 def _refused(path: Path, match: str) -> None:
     with pytest.raises(ModelError, match=match) as caught:
         load_model(path)
-    assert str(path) in str(caught.value) or str(card_path(path)) in str(caught.value)
+    named = (str(path), str(card_path(path)), str(linear_path(path)))
+    assert any(name in str(caught.value) for name in named)
 
 
 def test_truncated_model_is_refused_before_unpickling(model: Path, never_unpickle: None) -> None:
@@ -306,7 +309,59 @@ def test_matching_card_but_unloadable_bytes_is_a_clean_model_error(model: Path) 
     card = _card(model) | {"sha256": hashlib.sha256(broken).hexdigest(), "size_bytes": 1000}
     card_path(model).write_text(json.dumps(card))
     with pytest.raises(ModelError, match="cannot be loaded"):
-        load_model(model)
+        SeverityModel.load(model)  # the pipeline is unpickled only off the serving path
+
+
+# --- the data form the service and classify load (no unpickling) ----------------------------------
+
+
+def test_the_served_model_needs_every_file_of_its_card(model: Path, never_unpickle: None) -> None:
+    served = load_model(model)
+    assert isinstance(served, ServedModel)  # and joblib.load was never reached
+    linear_path(model).unlink()
+    _refused(model, "model file not found")
+
+
+def test_a_changed_pipeline_file_is_refused_even_when_serving_the_data_form(
+    model: Path, never_unpickle: None
+) -> None:
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    _refused(model, "sha256 .* does not match its card")
+
+
+def test_a_truncated_or_corrupt_data_form_is_refused(model: Path, never_unpickle: None) -> None:
+    data = linear_path(model).read_bytes()
+    linear_path(model).write_bytes(data[: len(data) // 2])
+    _refused(model, r"size .* does not match its card .*truncated")
+    corrupt = bytearray(data)
+    corrupt[len(corrupt) // 3] ^= 0xFF
+    linear_path(model).write_bytes(bytes(corrupt))
+    _refused(model, "sha256 .* does not match its card")
+
+
+def test_a_data_form_matching_a_rewritten_card_but_broken_is_a_clean_model_error(
+    model: Path, never_unpickle: None
+) -> None:
+    import hashlib
+
+    broken = linear_path(model).read_bytes()[:1000]
+    linear_path(model).write_bytes(broken)
+    card = _card(model)
+    card["linear"] = {"sha256": hashlib.sha256(broken).hexdigest(), "size_bytes": 1000}
+    card_path(model).write_text(json.dumps(card))
+    _refused(model, "cannot be loaded: not a saved linear model")
+
+
+def test_a_model_without_a_data_form_is_served_through_its_pipeline(model: Path) -> None:
+    card = _card(model)
+    del card["linear"]
+    card_path(model).write_text(json.dumps(card))
+    linear_path(model).unlink()
+    served = load_model(model)
+    assert isinstance(served, SeverityModel)
+    assert served.version == _card(model)["version"]
 
 
 def test_classify_with_a_truncated_model_exits_2_with_a_clean_message(model: Path) -> None:

@@ -240,3 +240,80 @@ def test_folds_in_worker_processes_give_the_same_card_as_in_one(repo: Path) -> N
     _, two = train_model(records, seed=0, folds=3, workers=2)
     assert one["validation"] == two["validation"]
     assert one["thresholds"] == two["thresholds"]
+
+
+# Texts the byte-split shortcut must send to the analyzer or split exactly as it would: words
+# outside ASCII, emoji, a lone surrogate, underscores, digits, one-letter tokens, nothing at all.
+EDGE_TEXTS = [
+    "",
+    "!!! ??? ...",
+    "Ошибка входа: пользователи не могут войти",
+    "Ça ne marche pas — réessayez plus tard, s'il vous plaît 😤",
+    "ΑΠΕΡΓΙΑ server_down x y z 404 500 api_v2 a1 b2",
+    "broken \ud800 surrogate",
+    "tab\tseparated\nlines\r\nand_under_scores __init__",
+    "日本語のテキスト と english mixed",
+    "ﬁle ligature straße Ǆ",
+    "same same same same words words",
+]
+
+
+def _shared_analysis_corpus() -> tuple[list[str], list[str], list[str]]:
+    """300 training tickets and each edge text four times (so that its terms pass min_df)."""
+    records = read_labelled([REPO / "data" / "train.jsonl"], groups=True)[:300]
+    edges = EDGE_TEXTS * 4
+    texts = _texts(records) + edges
+    labels = [r["label"] for r in records] + [LABELS[i % 4] for i in range(len(edges))]
+    groups = [str(r["group"]) for r in records] + [f"edge-{i}" for i in range(len(edges))]
+    return texts, labels, groups
+
+
+SHARED_ANALYSIS_PARAMS = [
+    {},  # the default pipeline
+    {"word_max_features": 300},  # max_features ties broken as sklearn breaks them
+    {"word_ngrams": (1, 3), "min_df": 0.01, "char_max_features": 2_000},  # generic analyzers
+]
+
+
+@pytest.mark.parametrize("params", SHARED_ANALYSIS_PARAMS)
+def test_shared_analysis_fold_features_are_the_pipelines_to_the_bit(
+    params: dict[str, Any],
+) -> None:
+    """Each fold's matrices from the one-pass analysis equal the real FeatureUnion's
+    fit_transform/transform: values, columns and the order of entries in each row (the
+    classifier's sums depend on it)."""
+    from sevtriage.model import _fold_features, _splits, _term_counts
+
+    texts, labels, groups = _shared_analysis_corpus()
+    vectorisers = [v for _, v in build_pipeline(**params).named_steps["features"].transformer_list]
+    counts = [_term_counts(v, texts) for v in vectorisers]
+    for train_idx, test_idx in _splits(texts, labels, groups, 3, 0):
+        ours = _fold_features(vectorisers, counts, train_idx, test_idx)
+        features = build_pipeline(**params).named_steps["features"]
+        real = (
+            features.fit_transform([texts[i] for i in train_idx]),
+            features.transform([texts[i] for i in test_idx]),
+        )
+        for mine, theirs in zip(ours, real, strict=True):
+            assert type(mine) is type(theirs) and mine.shape == theirs.shape
+            assert mine.dtype == theirs.dtype == np.float32
+            np.testing.assert_array_equal(mine.indptr, theirs.indptr)
+            np.testing.assert_array_equal(mine.indices, theirs.indices)
+            np.testing.assert_array_equal(mine.data, theirs.data)
+
+
+@pytest.mark.parametrize("params", [SHARED_ANALYSIS_PARAMS[0], SHARED_ANALYSIS_PARAMS[2]])
+def test_shared_analysis_fold_proba_equals_fitting_the_pipeline_per_fold(
+    params: dict[str, Any],
+) -> None:
+    """What the card's validation metrics and thresholds come from: the shortcut's out-of-fold
+    probabilities are those of the real pipeline fitted on each fold."""
+    from sevtriage.model import _splits, out_of_fold_proba, shared_analysis_fold_proba
+
+    texts, labels, groups = _shared_analysis_corpus()
+    chosen = {**DEFAULT_PARAMS, **params}
+    splits = _splits(texts, labels, groups, 3, 0)
+    ours = shared_analysis_fold_proba(chosen, texts, labels, splits)
+    real = out_of_fold_proba(lambda: build_pipeline(**chosen), texts, labels, groups, 3, 0)
+    # Same matrices, same classifier: equal in practice, tolerance only for float noise.
+    np.testing.assert_allclose(ours, real, rtol=0, atol=1e-12)

@@ -11,7 +11,9 @@ from click.testing import CliRunner
 
 from sevtriage.cli import main as cli
 from sevtriage.cli.model_commands import COMMANDS
-from sevtriage.model import card_path
+from sevtriage.model import SeverityModel, card_path
+from sevtriage.modelfile import ServedModel, linear_path
+from sevtriage.triage import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,6 +153,32 @@ def test_promote_refuses_a_worse_model_unless_forced_with_a_reason(
     )
     assert history[-1]["gate_problems"]
     assert target.read_bytes() == data["weak"].read_bytes()
+    # the data form travels with the model: the service loads the promoted one, unpickling nothing
+    assert linear_path(target).read_bytes() == linear_path(data["weak"]).read_bytes()
+    served = load_model(target)
+    assert isinstance(served, ServedModel)
+    assert served.version == json.loads(card_path(data["weak"]).read_text())["version"]
+
+
+def test_export_linear_gives_an_older_model_its_data_form(
+    data: dict[str, Path], tmp_path: Path
+) -> None:
+    """A model saved before data forms (card without 'linear') is served through its pipeline;
+    export-linear adds the data form and the same answers come back without unpickling."""
+    model = tmp_path / "old.joblib"
+    model.write_bytes(data["good"].read_bytes())
+    card = json.loads(card_path(data["good"]).read_text())
+    del card["linear"]
+    card_path(model).write_text(json.dumps(card))
+    before = load_model(model)
+    assert isinstance(before, SeverityModel)
+    code, out, _ = _run("export-linear", model)
+    assert code == 0 and "old.linear.zip" in out
+    after = load_model(model)
+    assert isinstance(after, ServedModel) and after.version == before.version
+    texts = ["The inbox is down for everyone", "¿Cómo exporto los contactos?"]
+    assert after.predict_with_terms(texts)[1] == before.predict_with_terms(texts)[1]
+    assert abs(after.predict_proba(texts) - before.predict_proba(texts)).max() < 1e-6
 
 
 def test_backtest_reports_mix_and_agreement(data: dict[str, Path]) -> None:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sevtriage.config import RulesConfig
-from sevtriage.prefilter import Prefilter, superset
+from sevtriage.prefilter import Prefilter, exact_on, stand_in_bytes, superset
 from sevtriage.signals import fold
 from sevtriage.triage import Triager
 
@@ -68,8 +68,9 @@ def test_prefilter_reports_every_signal_the_exact_patterns_match(triager: Triage
     check()
 
 
-def test_re2_programs_find_exactly_pythons_matches_on_plain_ascii(triager: Triager) -> None:
-    """Where signals.py runs a pattern on RE2 (plain-ASCII text), the spans are Python's own."""
+def test_re2_programs_find_exactly_pythons_matches_where_exact_on_says(triager: Triager) -> None:
+    """Where signals.py runs a pattern on RE2 (``exact_on`` the folded text: ASCII, or non-ASCII
+    punctuation and symbols only), the spans are Python's own; odd spaces included."""
     config = triager.config
     exact = [ref for ref in config.patterns if ref.exact is not None]
     assert len(exact) > len(config.patterns) // 2  # most patterns take the fast path
@@ -77,17 +78,69 @@ def test_re2_programs_find_exactly_pythons_matches_on_plain_ascii(triager: Triag
     pieces = st.one_of(
         st.sampled_from(vocab),
         st.sampled_from([" ", "  ", ", ", ". ", "? ", "\n", "!!! ", "-", "'", "\t", "500", "_"]),
-        st.text(st.characters(max_codepoint=127, exclude_characters="\x0b\x1c\x1d\x1e\x1f")),
+        st.sampled_from(["¿", "¡", "€", "😀", "«", "—", "…", "\x0b", "\x1c", "\x1f", "#"]),
+        st.text(st.characters(max_codepoint=127)),
     )
 
-    @settings(max_examples=400, deadline=None)
+    @settings(max_examples=500, deadline=None)
     @given(st.lists(pieces, max_size=40).map(" ".join))
     def check(text: str) -> None:
         folded = fold(text)
-        data = folded.encode("ascii")
+        assert exact_on(folded)
+        data = stand_in_bytes(folded)
+        assert len(data) == len(folded)
         for ref in exact:
             python = [m.span() for m in ref.regex.finditer(folded) if m.end() > m.start()]
-            assert [m.span() for m in ref.exact.finditer(data)] == python, ref.regex.pattern
+            assert list(ref.exact.spans(data)) == python, ref.regex.pattern
+
+    check()
+
+
+def test_exact_on_refuses_texts_with_non_ascii_letters_digits_or_spaces() -> None:
+    assert exact_on("plain text, 42") and exact_on(fold("¿Qué? ¡Ya! 😀 €5"))
+    assert not exact_on("straße") and not exact_on("٣ items") and not exact_on("a\u2003b")
+
+
+def test_exact_programs_refuse_what_the_stand_in_text_would_confuse() -> None:
+    from sevtriage.prefilter import exact_program
+
+    assert exact_program(r"#\d+") is None  # '#' is the stand-in of '¿', '€', ...
+    assert exact_program(r"[!-/]x") is None  # a range holding '#'
+    assert exact_program(r"a\x0bb") is None  # \v is scanned as a space
+    assert exact_program(r"[a-z]+ (?:x|y)") is not None
+
+
+def test_the_quote_gate_on_re2_never_misses_a_quote_marker(triager: Triager) -> None:
+    config = triager.config
+    assert config.quote_gate is not None and config.quote_prefilter is not None
+    lines = st.sampled_from(
+        [
+            "> earlier words",
+            "  >quoted",
+            "On Mon, 3 Jun 2026, Ana <ana@x.io> wrote:",
+            "el lunes, Ana escribió:",
+            "-----Original Message-----",
+            "--- mensaje original ---",
+            "the inbox is down",
+            "¿puedo exportar? ¡gracias!",
+            "\x0b> odd space before the quote",
+            "",
+        ]
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(lines, max_size=8).map("\n".join))
+    def check(text: str) -> None:
+        folded = fold(text)
+        if config.quote_gate is not None and config.quote_gate.search(folded):
+            assert config.quote_prefilter is not None
+            assert config.quote_prefilter.candidates(stand_in_bytes(folded))
+            for lex in config.lexicons.values():
+                for marker in lex.quote_markers:
+                    if marker.search(folded):
+                        assert marker.pattern in config.quote_prefilter.candidates(
+                            stand_in_bytes(folded)
+                        )
 
     check()
 

@@ -105,3 +105,25 @@ def test_versions_travel_with_each_result(triager: Triager) -> None:
     result = triager.triage({"id": "t", "body": "How do I add an agent?"})
     assert result["versions"]["rules"] == triager.config.version
     assert result["versions"]["rules"].startswith("rules-")
+
+
+def test_decisions_from_per_rule_memory_equal_the_engines(triager: Triager) -> None:
+    """With the memos on, every decision (new vectors decided from earlier per-rule answers
+    included) equals the reference; and far fewer engine calls than distinct vectors happen."""
+    engine = RulesEngine(triager.config)
+    rules = list(triager.config.severity.rules)
+    vectors: set[tuple[bool, ...]] = set()
+
+    @settings(max_examples=3000, deadline=None)
+    @given(_facts(triager.config))
+    def check(facts: dict[str, bool]) -> None:
+        vectors.add(tuple(facts.values()))
+        got = engine.evaluate(facts)
+        want = evaluate_in_python(rules, facts)
+        assert [r.id for r in got.fired] == [r.id for r in want.fired]
+        assert got.rule is want.rule or (got.rule is not None and got.rule.id == want.rule.id)
+
+    check()
+    assert engine.engine_calls < len(vectors)
+    bound = sum(2 ** len({*r.when.all, *r.when.any, *r.when.none}) for r in rules)
+    assert engine.engine_calls <= bound

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sevtriage.signals import extract_signals, fold
+from sevtriage.prefilter import exact_on, stand_in_bytes
+from sevtriage.signals import detect_language, extract_signals, fold
 from sevtriage.triage import Triager
 
 
@@ -151,5 +154,29 @@ def test_any_text_gives_a_valid_result(triager: Triager) -> None:
         assert result["severity"] in {"P1", "P2", "P3", "P4"}
         assert 0.0 <= result["confidence"] <= 1.0
         assert len(fold(text)) == len(text)
+
+    check()
+
+
+def test_language_detection_counts_the_stopwords_among_the_words_a_z_finds(
+    triager: Triager,
+) -> None:
+    """Words are split from encoded bytes; the counts are those of the regex ``[a-z]+``."""
+    lexicons = triager.config.lexicons
+    pieces = ["the", "and", "el", "los", "que", "de", "is", "es", "inbox", "¿", "ñ", "ß", "😀"]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.sampled_from([*pieces, " ", "\n", ".", "'", "_", "9", "x"]), max_size=60))
+    def check(parts: list[str]) -> None:
+        folded = fold("".join(parts))
+        words = re.findall(r"[a-z]+", folded)
+        counts = {lang: sum(w in lex.stopwords for w in words) for lang, lex in lexicons.items()}
+        best = max(counts.values())
+        winners = [lang for lang, n in counts.items() if n == best]
+        expected = "en" if best == 0 or len(winners) > 1 else winners[0]
+        assert detect_language(folded, lexicons) == expected
+        if exact_on(folded):
+            data = stand_in_bytes(folded)
+            assert detect_language(folded, lexicons, data=data) == expected
 
     check()

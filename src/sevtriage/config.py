@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sevtriage.errors import ConfigError, ConfigProblem
 from sevtriage.integrity import verify_rules_dir
-from sevtriage.prefilter import Prefilter, exact_program
+from sevtriage.prefilter import Gate, Prefilter, exact_program
 
 SEVERITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")
 SEVERITY_LABELS: dict[str, str] = {"P1": "Urgent", "P2": "High", "P3": "Medium", "P4": "Low"}
@@ -114,6 +114,8 @@ class Lexicon:
     clause_break: re.Pattern[str]
     quote_markers: tuple[re.Pattern[str], ...]
     signals: tuple[CompiledSignal, ...]
+    # The stopwords as ASCII bytes, for language detection on encoded text (signals.py).
+    stopword_bytes: frozenset[bytes] = frozenset()
 
 
 def _any_of(patterns: Iterable[str]) -> re.Pattern[str] | None:
@@ -132,8 +134,8 @@ class PatternRef:
     lexicon: Lexicon
     signal: CompiledSignal
     regex: re.Pattern[str]
-    # The same pattern on RE2, used on plain-ASCII texts where it finds the same matches (see
-    # prefilter.exact_program); None when only Python's engine is exact.
+    # The same pattern on RE2 (prefilter.ExactProgram), used on texts where it finds the same
+    # matches (prefilter.exact_on); None when only Python's engine is exact.
     exact: Any = None
 
 
@@ -155,8 +157,10 @@ class RulesConfig:
     # pass (see prefilter.py).
     patterns: tuple[PatternRef, ...] = ()
     prefilter: Prefilter | None = None
-    # Matches where any lexicon's quote marker does: most tickets quote nothing (one pass).
+    # Matches where any lexicon's quote marker does: most tickets quote nothing (one pass);
+    # ``quote_prefilter`` says on RE2 whether it may (see prefilter.Gate).
     quote_gate: re.Pattern[str] | None = None
+    quote_prefilter: Gate | None = None
 
 
 def default_rules_dir() -> Path:
@@ -268,6 +272,7 @@ def _build_lexicon(
         language=lex.language,
         name=lex.name,
         stopwords=frozenset(w.lower() for w in lex.stopwords),
+        stopword_bytes=frozenset(w.lower().encode() for w in lex.stopwords if w.isascii()),
         negation_words=tuple(lex.negation.cues),
         hedge_words=tuple(lex.hedges),
         negation_window=lex.negation.window,
@@ -414,12 +419,16 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
         for sig in lex.signals
         for regex in sig.patterns
     )
+    quote_patterns = list(
+        dict.fromkeys(m.pattern for lex in lexicons.values() for m in lex.quote_markers)
+    )
     return RulesConfig(
         negation_cues=_words_regex([w for lex in lexicons.values() for w in lex.negation_words]),
         hedge_cues=_words_regex(hedge_words) if hedge_words else None,
         patterns=patterns,
         prefilter=Prefilter(ref.regex.pattern for ref in patterns),
-        quote_gate=_any_of(m.pattern for lex in lexicons.values() for m in lex.quote_markers),
+        quote_gate=_any_of(quote_patterns),
+        quote_prefilter=Gate(quote_patterns) if quote_patterns else None,
         directory=root,
         signal_names=tuple(signals.signals),
         signal_descriptions=dict(signals.signals),

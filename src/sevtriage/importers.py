@@ -18,7 +18,7 @@ from typing import Any
 
 from sevtriage.errors import ConfigError, ConfigProblem, InputError
 from sevtriage.io import read_records
-from sevtriage.model import LABELS
+from sevtriage.modelfile import LABELS
 
 PRESETS: dict[str, dict[str, str]] = {
     "urgency": {"urgent": "P1", "high": "P2", "normal": "P3", "low": "P4"},

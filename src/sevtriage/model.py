@@ -15,26 +15,44 @@ import json
 import os
 import platform
 import tempfile
+from array import array
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
+import scipy.sparse as sp
 import sklearn
+from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
 from sevtriage.errors import ModelError
-from sevtriage.fastlinear import LinearTextModel, strip_accents
+from sevtriage.fastlinear import (
+    LinearTextModel,
+    WordSettings,
+    ascii_terms,
+    display_name,
+    strip_accents,
+    top_terms,
+)
+from sevtriage.modelfile import LABELS as LABELS  # re-exported: the model's public names
+from sevtriage.modelfile import MODEL_ENV as MODEL_ENV
+from sevtriage.modelfile import card_path as card_path
+from sevtriage.modelfile import default_model_path as default_model_path
+from sevtriage.modelfile import file_sha256 as file_sha256
+from sevtriage.modelfile import linear_entry, linear_path, verified_bytes
+from sevtriage.modelfile import model_text as model_text
+from sevtriage.modelfile import read_card as read_card
 
-LABELS: tuple[str, ...] = ("P1", "P2", "P3", "P4")
 CARD_FORMAT = 1
-MODEL_ENV = "SEVTRIAGE_MODEL"
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "word_ngrams": (1, 2),
@@ -50,11 +68,6 @@ DEFAULT_PARAMS: dict[str, Any] = {
 # How the pipeline was chosen (measured with ``python bench/bench_train.py --select`` on
 # data/train.jsonl only; grouped CV), copied into the card of a model trained with the defaults.
 SELECTION_PATH = Path(__file__).resolve().parents[2] / "models" / "selection.json"
-
-
-def model_text(subject: str, body: str) -> str:
-    """The text the model sees: subject and body on separate lines."""
-    return f"{subject}\n{body}"
 
 
 def build_pipeline(**params: Any) -> Pipeline:
@@ -135,11 +148,6 @@ def pipeline_coefficients(pipeline: Pipeline) -> np.ndarray | None:
     return None
 
 
-def _display_name(feature: str) -> str:
-    kind, _, term = feature.partition("__")
-    return f"'{term}'" if kind == "char" else term
-
-
 class SeverityModel:
     """A verified, loaded model: ``predict_proba`` over texts, ``explain`` for the reasons."""
 
@@ -153,7 +161,7 @@ class SeverityModel:
         self.version: str = str(card.get("version") or "model-unsaved")
         self._features: FeatureUnion = pipeline.named_steps["features"]
         self._coef = pipeline_coefficients(pipeline)
-        self._names: np.ndarray | None = None
+        self._names: list[str] | None = None
         # The same arithmetic without scikit-learn's per-call overhead (checked against the
         # pipeline when built; None for pipelines of another shape).
         self._fast = LinearTextModel.from_pipeline(pipeline)
@@ -186,31 +194,23 @@ class SeverityModel:
             proba = np.asarray(self.pipeline[-1].predict_proba(matrix))
         if self._coef is None:
             return proba, [[] for _ in texts]
+        if self._fast is not None:
+            return proba, self._fast.top_terms(matrix, proba, top_k)
+        return proba, top_terms(matrix, proba, self._coef, self._display_names(), top_k)
+
+    def _display_names(self) -> list[str]:
+        """Each feature's name as shown to agents (char n-grams quoted), built on first use."""
         if self._names is None:
-            self._names = np.asarray(self._features.get_feature_names_out())
-        # Every stored value times the coefficient of its row's top label, in one numpy pass;
-        # then each row's slice of the CSR arrays (no per-row sparse matrix objects).
-        top = np.argmax(proba, axis=1)
-        indptr, indices = matrix.indptr, matrix.indices
-        rows = np.repeat(top, np.diff(indptr))
-        weights = self._coef[rows, indices] * matrix.data
-        terms = [
-            self._best_terms(indices[a:b], weights[a:b], top_k)
-            for a, b in zip(indptr[:-1].tolist(), indptr[1:].tolist(), strict=True)
-        ]
-        return proba, terms
+            self._names = [display_name(str(f)) for f in self._features.get_feature_names_out()]
+        return self._names
 
     def _best_terms(
         self, indices: np.ndarray, weights: np.ndarray, top_k: int
     ) -> list[tuple[str, float]]:
         """The ``top_k`` positive contributions (feature indices, weights), largest first."""
-        assert self._names is not None
+        names = self._display_names()
         order = np.argsort(-weights, kind="stable")[:top_k]
-        return [
-            (_display_name(str(self._names[indices[i]])), float(weights[i]))
-            for i in order.tolist()
-            if weights[i] > 0
-        ]
+        return [(names[indices[i]], float(weights[i])) for i in order.tolist() if weights[i] > 0]
 
     def _top_terms(
         self, indices: np.ndarray, values: np.ndarray, label_index: int, top_k: int
@@ -225,8 +225,6 @@ class SeverityModel:
             raise ValueError(f"label must be one of {list(LABELS)}, got {label!r}")
         if self._coef is None:
             return []
-        if self._names is None:
-            self._names = np.asarray(self._features.get_feature_names_out())
         row = (
             self._fast.transform([text])
             if self._fast is not None
@@ -249,7 +247,7 @@ class SeverityModel:
                 f"{path}: trained with scikit-learn {expected}, this is {sklearn.__version__}; "
                 f"retrain it (sevtriage train ... --out {path}) or install scikit-learn {expected}"
             )
-        data = _verified_bytes(path, card)
+        data = verified_bytes(path, card, card_path(path))
         try:
             pipeline = joblib.load(io.BytesIO(data))
         except Exception as exc:  # any unpickling failure means the file is unusable
@@ -257,76 +255,6 @@ class SeverityModel:
         if not isinstance(pipeline, Pipeline):
             raise ModelError(f"{path}: holds a {type(pipeline).__name__}, not a sklearn Pipeline")
         return cls(pipeline, card)
-
-
-def _verified_bytes(path: Path, card: Mapping[str, Any]) -> bytes:
-    """The model file's bytes, if their size and sha256 are the card's; else ``ModelError``."""
-    expected = card.get("sha256")
-    if not isinstance(expected, str) or len(expected) != 64:
-        raise ModelError(
-            f"{card_path(path)}: the card has no sha256 of the model file; "
-            "a model is only loaded with the card written when it was saved"
-        )
-    size = card.get("size_bytes")
-    try:
-        actual_size = path.stat().st_size
-        if isinstance(size, int) and actual_size != size:
-            raise ModelError(
-                f"{path}: size {actual_size:,} bytes does not match its card ({size:,} bytes): "
-                "the file is truncated or was changed — retrain or restore it"
-            )
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{path}: model file not found") from None
-    except IsADirectoryError:
-        raise ModelError(f"{path}: is a directory, not a model file") from None
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot be read: {exc}") from exc
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected:
-        raise ModelError(
-            f"{path}: sha256 {actual[:12]}… does not match its card ({expected[:12]}…); "
-            "the file was changed or belongs to another card — retrain or restore it"
-        )
-    return data
-
-
-def card_path(model_path: Path) -> Path:
-    """``models/default.joblib`` -> ``models/default.card.json``."""
-    return model_path.with_suffix(".card.json")
-
-
-def read_card(model_path: Path) -> dict[str, Any]:
-    path = card_path(Path(model_path))
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(
-            f"{path}: model card not found; a model is only loaded with its card"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: the model card cannot be read: {exc}") from exc
-    if not isinstance(card, dict):
-        raise ModelError(f"{path}: the model card must be a JSON object")
-    if tuple(card.get("labels") or ()) != LABELS:
-        raise ModelError(
-            f"{path}: the card's labels are {card.get('labels')}; expected {list(LABELS)}"
-        )
-    return card
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def default_model_path() -> Path:
-    """``$SEVTRIAGE_MODEL``, else ``<repo>/models/default.joblib``."""
-    env = os.environ.get(MODEL_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "models" / "default.joblib"
 
 
 def records_sha256(records: Sequence[Mapping[str, Any]]) -> str:
@@ -356,8 +284,10 @@ def train_model(
     """Fit the pipeline on ``records`` (``subject``, ``body``, ``label``) and return it with a
     partial card: parameters, data hash/size, and validation metrics and per-class thresholds
     from ``folds``-fold out-of-fold predictions (grouped by a ``group`` key when records have one).
-    The folds run in ``workers`` processes (default: one per core from ``PARALLEL_FOLDS_FROM``
-    records on, else in this process); the numbers do not depend on it.
+    The folds analyse each text once (``shared_analysis_fold_proba``: the numbers of fitting the
+    pipeline per fold). With ``workers`` above 1 (default: from ``PARALLEL_FOLDS_FROM`` records
+    on, on more than one core) they run in a worker process beside the final fit, else in this
+    process; the numbers do not depend on it.
     """
 
     texts, labels = texts_and_labels(records)
@@ -384,7 +314,7 @@ def train_model(
     # data + seed must give the same file in any process on any machine load.
     with threadpool_limits(limits=1):
         if workers is None:
-            workers = min(folds, os.cpu_count() or 1) if len(texts) >= PARALLEL_FOLDS_FROM else 1
+            workers = min(2, os.cpu_count() or 1) if len(texts) >= PARALLEL_FOLDS_FROM else 1
         return _fit_with_card(chosen, texts, labels, groups, folds, seed, bar, card, workers)
 
 
@@ -404,14 +334,15 @@ def _fit_with_card(
     try:
         pipeline: Pipeline | None = None
         if folds > 1:
-            if workers > 1:
-                proba, pipeline = _fit_in_parallel(
-                    chosen, texts, labels, groups, folds, seed, bar, workers
-                )
-            else:
+            splits = _splits(texts, labels, groups, folds, seed)
+            if not _shared_analysis_applies(chosen):
                 proba = out_of_fold_proba(
                     lambda: build_pipeline(**chosen), texts, labels, groups, folds, seed, bar.update
                 )
+            elif workers > 1:
+                proba, pipeline = _fit_in_parallel(chosen, texts, labels, splits, bar)
+            else:
+                proba = shared_analysis_fold_proba(chosen, texts, labels, splits, bar.update)
             predicted = [LABELS[i] for i in np.argmax(proba, axis=1)]
             card["validation"] = {
                 "method": f"{folds}-fold stratified out-of-fold predictions"
@@ -446,20 +377,12 @@ def out_of_fold_proba(
     return proba
 
 
-# Below this many texts, folds run in this process (worker start-up would cost more).
+# From this many texts on, the folds run in a worker process beside the final fit (below it,
+# starting a worker would cost more than it saves).
 PARALLEL_FOLDS_FROM = 20_000
 
 
-def _fold_proba(
-    params: dict[str, Any], train: list[str], train_labels: list[str], test: list[str]
-) -> np.ndarray:
-    """One fold: fit on ``train``, probabilities (columns in LABELS order) for ``test``."""
-    with threadpool_limits(limits=1):
-        fitted = build_pipeline(**params).fit(train, train_labels)
-        return _in_label_order(fitted, fitted.predict_proba(test))
-
-
-def _in_label_order(fitted: Pipeline, part: Any) -> np.ndarray:
+def _in_label_order(fitted: Any, part: Any) -> np.ndarray:
     """A fold model's probabilities with columns in LABELS order (zero for a label the fold's
     training part lacked)."""
     part = np.asarray(part)
@@ -475,38 +398,213 @@ def _fit_in_parallel(
     params: dict[str, Any],
     texts: list[str],
     labels: list[str],
-    groups: list[str] | None,
-    folds: int,
-    seed: int,
+    splits: list[tuple[np.ndarray, np.ndarray]],
     bar: Any,
-    workers: int,
 ) -> tuple[np.ndarray, Pipeline]:
-    """Out-of-fold probabilities from worker processes (one BLAS thread each) while this process
-    fits the final pipeline. Same folds, same single-threaded fits: the same numbers as in one
-    process. The final pipeline is fitted here, so its file is this process's pickle."""
+    """Out-of-fold probabilities from one worker process (one BLAS thread) while this process
+    fits the final pipeline: the two take about as long, and the folds share one analysis of
+    the texts, so more workers would not help. The final pipeline is fitted here, so its file
+    is this process's pickle (a process that unpickled a model writes other bytes)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    proba = np.zeros((len(texts), len(LABELS)))
-    splits = _splits(texts, labels, groups, folds, seed)
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [
-            pool.submit(
-                _fold_proba,
-                params,
-                [texts[i] for i in train_idx],
-                [labels[i] for i in train_idx],
-                [texts[i] for i in test_idx],
-            )
-            for train_idx, test_idx in splits
-        ]
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        future = pool.submit(_folds_in_worker, params, texts, labels, splits)
         pipeline = build_pipeline(**params).fit(texts, labels)
         bar.update(1)
-        for (_, test_idx), future in zip(splits, futures, strict=True):
-            proba[test_idx] = future.result()
-            bar.update(1)
+        proba = future.result()
+        bar.update(len(splits))
     return proba, pipeline
+
+
+def _folds_in_worker(
+    params: dict[str, Any],
+    texts: list[str],
+    labels: list[str],
+    splits: list[tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    with threadpool_limits(limits=1):
+        return shared_analysis_fold_proba(params, texts, labels, splits)
+
+
+def shared_analysis_fold_proba(
+    params: Mapping[str, Any],
+    texts: Sequence[str],
+    labels: Sequence[str],
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    tick: Callable[[int], Any] = lambda n: None,
+) -> np.ndarray:
+    """Out-of-fold probabilities equal to fitting ``build_pipeline(**params)`` on each fold's
+    training texts (the same matrices to the bit, hence the same classifier), with each text
+    analysed once instead of once per fold plus once per test text: tokenising is most of a
+    fold's fit. Each vectoriser's counts over all texts (``_term_counts``) give every fold's
+    features (``_fold_features``); the pipeline's own classifier is fitted on them."""
+    pipeline = build_pipeline(**params)
+    vectorisers = [v for _, v in pipeline.named_steps["features"].transformer_list]
+    counts = [_term_counts(v, texts) for v in vectorisers]
+    proba = np.zeros((len(texts), len(LABELS)))
+    for train_idx, test_idx in splits:
+        train, test = _fold_features(vectorisers, counts, train_idx, test_idx)
+        clf = clone(pipeline.named_steps["clf"]).fit(train, [labels[i] for i in train_idx])
+        proba[test_idx] = _in_label_order(clf, clf.predict_proba(test))
+        tick(1)
+    return proba
+
+
+def _fold_features(
+    vectorisers: Sequence[TfidfVectorizer],
+    counts: Sequence[Any],
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+) -> tuple[Any, Any]:
+    """What the pipeline's FeatureUnion of ``vectorisers`` gives for a fold (``fit_transform``
+    on the training rows, ``transform`` on the test rows), from their ``_term_counts``: each
+    vectoriser's fold counts through a ``TfidfTransformer`` as a fitted TfidfVectorizer sets it
+    up, the parts stacked as FeatureUnion stacks them."""
+    train, test = [], []
+    for vectoriser, matrix in zip(vectorisers, counts, strict=True):
+        train_counts, test_counts = _fold_counts(vectoriser, matrix, train_idx, test_idx)
+        tfidf = TfidfTransformer(
+            norm=vectoriser.norm,
+            use_idf=vectoriser.use_idf,
+            smooth_idf=vectoriser.smooth_idf,
+            sublinear_tf=vectoriser.sublinear_tf,
+        ).fit(train_counts)
+        train.append(tfidf.transform(train_counts, copy=False))
+        test.append(tfidf.transform(test_counts, copy=False))
+    return sp.hstack(train).tocsr(), sp.hstack(test).tocsr()
+
+
+def _shared_analysis_applies(params: Mapping[str, Any]) -> bool:
+    """Whether ``shared_analysis_fold_proba`` reproduces the pipeline of ``params``: TF-IDF
+    vectorisers that learn their vocabulary from str texts, with no feature weights."""
+    features = build_pipeline(**params).named_steps["features"]
+    return features.transformer_weights is None and all(
+        type(v) is TfidfVectorizer
+        and v.vocabulary is None
+        and v.input == "content"
+        and not v.binary
+        and v.stop_words is None
+        for _, v in features.transformer_list
+    )
+
+
+def _term_counts(vectoriser: TfidfVectorizer, texts: Sequence[str]) -> Any:
+    """How often each term of ``vectoriser``'s analyzer occurs in each text, as a CSR matrix of
+    ``vectoriser.dtype``. Columns: the terms some fold could keep, in sorted order as in a fitted
+    vectoriser; a fold's document frequency is at most the corpus's, so a term in fewer than an
+    integer ``min_df`` texts (most bigrams: seen once) is left out. A row's entries are in the
+    order its terms first occur in the text, which a fold's vocabulary order needs (see
+    ``_fold_counts``)."""
+    terms_of = _term_lister(vectoriser)
+    vocabulary: defaultdict[bytes, int] = defaultdict()
+    vocabulary.default_factory = vocabulary.__len__  # a new term gets the next id
+    term_id = vocabulary.__getitem__
+    indices, values, indptr = array("i"), array("i"), array("q", [0])
+    for text in texts:
+        counted = Counter(terms_of(text))  # keeps first-occurrence order
+        indices.extend(map(term_id, counted))
+        values.extend(counted.values())
+        indptr.append(len(indices))
+    ids = np.frombuffer(indices, dtype=np.intc)
+    terms = list(vocabulary)
+    min_df = vectoriser.min_df
+    least = max(int(min_df), 1) if isinstance(min_df, Integral) else 1
+    possible = np.flatnonzero(np.bincount(ids, minlength=len(terms)) >= least).tolist()
+    column = np.full(len(terms), -1, dtype=np.int32)
+    # UTF-8 bytes sort as their strings do (code point order).
+    column[sorted(possible, key=terms.__getitem__)] = np.arange(len(possible), dtype=np.int32)
+    columns = column[ids]
+    keep = columns >= 0
+    return sp.csr_matrix(
+        (
+            np.frombuffer(values, dtype=np.intc)[keep].astype(vectoriser.dtype),
+            columns[keep],
+            np.searchsorted(np.flatnonzero(keep), np.frombuffer(indptr, dtype=np.int64)),
+        ),
+        shape=(len(texts), len(possible)),
+    )
+
+
+def _term_lister(vectoriser: TfidfVectorizer) -> Callable[[str], list[bytes]]:
+    """The analyzer's terms of a text as UTF-8 bytes (which sort as the strings do): through
+    ``fastlinear.ascii_terms`` where it applies (about half the analyzer's time), else the
+    vectoriser's own analyzer."""
+    analyze = vectoriser.build_analyzer()
+
+    def encoded(text: str) -> list[bytes]:
+        return [term.encode("utf-8", "surrogatepass") for term in analyze(text)]
+
+    settings = WordSettings.of(vectoriser)
+    fast = ascii_terms(settings) if settings is not None else None
+    if fast is None:
+        return encoded
+
+    def terms(text: str) -> list[bytes]:
+        found = fast(text)
+        return found if found is not None else encoded(text)
+
+    return terms
+
+
+def _fold_counts(
+    vectoriser: TfidfVectorizer, counts: Any, train_idx: np.ndarray, test_idx: np.ndarray
+) -> tuple[Any, Any]:
+    """The count matrices a fresh ``vectoriser`` gives for a fold, from ``_term_counts``: what
+    its ``fit_transform`` on the training rows and its ``transform`` on the test rows pass to its
+    TF-IDF step. Bit for bit, as the classifier's floating-point sums depend on entry order:
+
+    - vocabulary: document frequencies within [min_df, max_df] on the training rows, then the
+      ``max_features`` largest total counts, ties broken by the same ``argsort`` over the same
+      float32 totals in the same (sorted-term) order as ``CountVectorizer._limit_features``;
+    - training rows: entries in the order the fold first met each term (sklearn numbers terms
+      as it meets them, sorts rows by that number, then renumbers the columns in term order
+      without reordering entries); test rows: entries in column order."""
+    train = counts[train_idx]
+    n_docs, n_terms = train.shape
+    max_df, min_df = vectoriser.max_df, vectoriser.min_df
+    high = float(max_df if isinstance(max_df, Integral) else max_df * n_docs)
+    low = float(min_df if isinstance(min_df, Integral) else min_df * n_docs)
+    if high < low:
+        raise ValueError("max_df corresponds to < documents than min_df")
+    df = np.bincount(train.indices, minlength=n_terms)
+    mask = (df > 0) & (df >= low) & (df <= high)
+    limit = vectoriser.max_features
+    if limit is not None and mask.sum() > limit:
+        totals = np.asarray(train.sum(axis=0)).ravel()
+        kept = np.sort(np.flatnonzero(mask)[(-totals[mask]).argsort()[:limit]])
+    else:
+        kept = np.flatnonzero(mask)
+    if not len(kept):
+        raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
+    width = len(kept)
+    column = np.full(n_terms, -1, dtype=np.int32)
+    column[kept] = np.arange(width, dtype=np.int32)
+
+    def kept_entries(rows: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        columns = column[rows.indices]
+        keep = columns >= 0
+        positions = np.flatnonzero(keep)
+        indptr = np.searchsorted(positions, rows.indptr)  # kept entries before each row
+        return rows.data[keep], columns[keep], indptr, positions
+
+    data, columns, indptr, positions = kept_entries(train)
+    first_met = np.full(width, len(train.indices), dtype=np.int64)
+    np.minimum.at(first_met, columns, positions)
+    met_order = np.argsort(first_met).astype(np.int32)
+    rank = np.empty(width, dtype=np.int32)
+    rank[met_order] = np.arange(width, dtype=np.int32)
+    by_rank = sp.csr_matrix((data, rank[columns], indptr), shape=(n_docs, width))
+    by_rank.sort_indices()
+    # A new matrix: the entries are not in column order and no flag may claim they are.
+    train_counts = sp.csr_matrix(
+        (by_rank.data, met_order[by_rank.indices], by_rank.indptr), shape=(n_docs, width)
+    )
+    data, columns, indptr, _ = kept_entries(counts[test_idx])
+    test_counts = sp.csr_matrix((data, columns, indptr), shape=(len(test_idx), width))
+    test_counts.sort_indices()
+    return train_counts, test_counts
 
 
 def _splits(
@@ -573,12 +671,41 @@ def save_model(pipeline: Pipeline, card: dict[str, Any], path: Path) -> Severity
             "sha256": sha,
             "size_bytes": tmp.stat().st_size,
         }
+        fast = LinearTextModel.from_pipeline(pipeline)
+        if fast is not None and fast.savable():
+            data = fast.to_bytes()  # the form served without unpickling (sevtriage.modelfile)
+            _write_atomically(linear_path(path), data)
+            full["linear"] = linear_entry(data)
+        else:
+            linear_path(path).unlink(missing_ok=True)  # a stale one would not match the card
         write_card(full, card_path(path))
         tmp.chmod(0o644)  # mkstemp makes 0600 files
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return SeverityModel.load(path)
+
+
+def add_linear_form(path: Path) -> bool:
+    """Give a saved model (verified first) its data form and record it in its card, for a model
+    saved before data forms existed; the pipeline file and the version stay as they are. False
+    when the pipeline has no data form (another shape)."""
+    model = SeverityModel.load(path)
+    fast = LinearTextModel.from_pipeline(model.pipeline)
+    if fast is None or not fast.savable():
+        return False
+    data = fast.to_bytes()
+    _write_atomically(linear_path(path), data)
+    write_card({**model.card, "linear": linear_entry(data)}, card_path(path))
+    return True
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(name, 0o644)
+    os.replace(name, path)
 
 
 def write_card(card: Mapping[str, Any], path: Path) -> None:
@@ -607,6 +734,11 @@ def install_model(source: Path, target: Path, history_entry: Mapping[str, Any]) 
         shutil.copyfile(source, tmp)
         if file_sha256(tmp) != card["sha256"]:
             raise ModelError(f"{source}: changed while being copied; try again")
+        if isinstance(card.get("linear"), Mapping):
+            data = verified_bytes(linear_path(source), card["linear"], card_path(source))
+            _write_atomically(linear_path(target), data)
+        else:
+            linear_path(target).unlink(missing_ok=True)
         tmp.chmod(0o644)
         os.replace(tmp, target)
         write_card(card, card_path(target))

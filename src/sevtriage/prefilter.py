@@ -17,7 +17,8 @@ A pattern that cannot be rewritten is always scanned. The property is tested wit
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import re2
 
@@ -45,9 +46,41 @@ _STAND_INS = _AsciiStandIns()
 _BOUNDED = re.compile(r"\{(\d+),(\d+)\}")
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _stand_in_run(match: re.Match[str]) -> str:
+    return match.group().translate(_STAND_INS)
+
+
 def ascii_stand_in(text: str) -> str:
-    """``text`` with every non-ASCII character replaced by an ASCII one of the same kind."""
-    return text if text.isascii() else text.translate(_STAND_INS)
+    """``text`` with every non-ASCII character replaced by an ASCII one of the same kind (only
+    the runs of non-ASCII characters go through the table: ``str.translate`` with a dict costs
+    some 50 ns for every character, ASCII ones too)."""
+    return text if text.isascii() else _NON_ASCII.sub(_stand_in_run, text)
+
+
+# Python's \s matches \v and \x1c-\x1f in str patterns, RE2's does not: as spaces they behave
+# the same in both engines (\s, \S, \w, \b, '.' and classes without them all agree).
+_RE2_SPACES = bytes(32 if c in (0x0B, 0x1C, 0x1D, 0x1E, 0x1F) else c for c in range(256))
+
+
+def stand_in_bytes(text: str) -> bytes:
+    """What RE2 scans for ``text``: the ASCII stand-in, odd spaces as plain spaces, one byte per
+    character (so byte offsets are character offsets)."""
+    return ascii_stand_in(text).encode("ascii").translate(_RE2_SPACES)
+
+
+# A non-ASCII character whose stand-in is not '#' (a word character, digit or space).
+_NOT_PUNCTUATION = re.compile(r"[^\x00-\x7f](?<=[\w\s])")
+
+
+def exact_on(text: str) -> bool:
+    """Whether the ``exact_program`` patterns find Python's matches in ``stand_in_bytes(text)``:
+    every character is ASCII, or a non-ASCII one RE2 sees as '#' (punctuation, symbols, emoji:
+    '¿', '¡', '€', '😀'), which no exact pattern names and which is, like the real character,
+    neither word, digit nor space."""
+    return text.isascii() or _NOT_PUNCTUATION.search(text) is None
 
 
 def _skip_group(pattern: str, i: int) -> int:
@@ -108,22 +141,116 @@ def superset(pattern: str) -> str | None:
     return "".join(out)
 
 
-def exact_program(pattern: str) -> re2._Regexp | None:
-    """``pattern`` compiled by RE2 when RE2 finds exactly the matches Python's ``re`` finds *on
-    ASCII text without the control characters \\v and \\x1c-\\x1f* (which Python's ``\\s``
-    matches and RE2's does not); None otherwise.
+# '#' stands in for non-ASCII punctuation; \v and \x1c-\x1f are scanned as spaces.
+_STAND_IN_CODES = frozenset((0x23, 0x0B, 0x1C, 0x1D, 0x1E, 0x1F))
+
+
+def _walk(items: Any) -> Iterator[tuple[str, Any]]:
+    """Every (opcode name, argument) of a parsed pattern (``re._parser``), at any depth:
+    inside groups, branches, repeats, lookarounds and classes."""
+    for op, arg in items:
+        yield str(op), arg
+        stack = [arg]
+        while stack:
+            value = stack.pop()
+            if hasattr(value, "data"):  # a SubPattern
+                yield from _walk(value.data)
+            elif (
+                isinstance(value, list)
+                and value
+                and all(
+                    isinstance(v, tuple) and len(v) == 2 and hasattr(v[0], "name") for v in value
+                )
+            ):
+                yield from _walk(value)  # a class: (opcode, argument) pairs
+            elif isinstance(value, tuple | list):
+                stack.extend(value)
+
+
+def _names_stand_in_code(items: Any) -> bool:
+    """Whether parsed pattern items name one of ``_STAND_IN_CODES`` as a literal or inside a
+    class range, at any depth."""
+    for name, arg in _walk(items):
+        if name in ("LITERAL", "NOT_LITERAL") and arg in _STAND_IN_CODES:
+            return True
+        if name == "RANGE" and any(arg[0] <= c <= arg[1] for c in _STAND_IN_CODES):
+            return True
+    return False
+
+
+class ExactProgram:
+    """A pattern on RE2 that yields match spans in bytes (``stand_in_bytes``). The wrapper's
+    ``finditer`` builds a Python ``Match`` object and decodes offsets for every match (about
+    3 us each); only the spans are needed, so the compiled program is called directly."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled = re2.compile(pattern)
+        self._raw = self._compiled._regexp
+        self._unanchored = re2._Anchor.UNANCHORED
+
+    def spans(self, data: bytes) -> Iterator[tuple[int, int]]:
+        """Leftmost-first, non-overlapping spans, as ``re.finditer`` (never empty: see
+        ``exact_program``)."""
+        match, anchor, end = self._raw.Match, self._unanchored, len(data)
+        pos = 0
+        while pos < end:
+            start, stop = match(anchor, data, pos, end)[0]
+            if start < 0:
+                return
+            yield start, stop
+            pos = stop
+
+
+def exact_program(pattern: str) -> ExactProgram | None:
+    """``pattern`` on RE2 when RE2 finds exactly the matches Python's ``re`` finds on a text for
+    which ``exact_on`` holds, scanned as ``stand_in_bytes``; None otherwise.
 
     That holds when the pattern is ASCII, uses nothing ``superset`` has to rewrite (lookarounds,
-    bounded repeats, ``$``, back-references) and cannot match the empty string (the engines step
-    past empty matches differently). Both engines then agree on classes, ``\\b`` and
-    leftmost-first alternation. RE2 scans in linear time: several times faster on long texts.
+    bounded repeats, ``$``, back-references), does not name '#' (the stand-in of non-ASCII
+    punctuation) or the odd spaces (\\v, \\x1c-\\x1f: spaces to RE2), and cannot match the
+    empty string (the engines step past empty matches differently). Both engines then agree on
+    classes, ``\\b`` and leftmost-first alternation. RE2 scans in linear time.
     """
     if not pattern.isascii() or superset(pattern) != pattern:
         return None
     try:
-        if re._parser.parse(pattern).getwidth()[0] == 0:  # type: ignore[attr-defined]
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+        if parsed.getwidth()[0] == 0 or _names_stand_in_code(parsed.data):
             return None
-        return re2.compile(pattern)
+        return ExactProgram(pattern)
+    except (re.error, re2.error):
+        return None
+
+
+_NOT_ON_RE2 = frozenset(
+    ("ASSERT", "ASSERT_NOT", "GROUPREF", "GROUPREF_EXISTS", "ATOMIC_GROUP", "POSSESSIVE_REPEAT")
+)
+_ABSOLUTE_ANCHORS = frozenset(("AT_BEGINNING_STRING", "AT_END_STRING"))
+
+
+def _not_on_re2(items: Any) -> bool:
+    return any(
+        name in _NOT_ON_RE2 or (name == "AT" and str(arg) in _ABSOLUTE_ANCHORS)
+        for name, arg in _walk(items)
+    )
+
+
+def exact_multiline_program(pattern: str) -> ExactProgram | None:
+    """A ``re.MULTILINE`` pattern (a quote marker) on RE2 in multi-line mode, where RE2 finds
+    Python's matches on texts for which ``exact_on`` holds; None otherwise. In multi-line mode
+    both engines read ``^``/``$`` alike and RE2 counts bounded repeats as Python does, so only
+    lookarounds, back-references, atomic groups, absolute anchors, the stand-in codes and
+    empty matches are refused."""
+    if not pattern.isascii():
+        return None
+    try:
+        parsed = re._parser.parse(pattern, re.MULTILINE)  # type: ignore[attr-defined]
+        if parsed.getwidth()[0] == 0 or _names_stand_in_code(parsed.data):
+            return None
+        if _not_on_re2(parsed.data):
+            return None
+        return ExactProgram(f"(?m){pattern}")
     except (re.error, re2.error):
         return None
 
@@ -171,7 +298,10 @@ class Prefilter:
     def candidates(self, text: str) -> list[int]:
         """Positions of the patterns that may match ``text`` (the folded text; mapped to ASCII
         here), in increasing order."""
-        data = ascii_stand_in(text).encode("ascii")  # once, not once per set
+        return self.candidates_in(stand_in_bytes(text))
+
+    def candidates_in(self, data: bytes) -> list[int]:
+        """``candidates`` of the text whose ``stand_in_bytes`` is ``data``."""
         hits = list(self.always)
         for regex_set, positions in self._sets:
             matched = regex_set.Match(data)  # None when nothing matches
@@ -179,3 +309,36 @@ class Prefilter:
                 hits.extend(positions[i] for i in matched)
         hits.sort()
         return hits
+
+
+class Gate:
+    """Which of some multi-line patterns (the quote markers) may match, in one RE2 set pass over
+    ``stand_in_bytes``; a pattern without a safe superset always may."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = tuple(dict.fromkeys(patterns))
+        self._set: re2.Set | None = _new_set()
+        self._in_set: list[str] = []
+        self._always: list[str] = []
+        for pattern in self.patterns:
+            rewritten = superset(pattern)
+            try:
+                if rewritten is None:
+                    raise re2.error("no superset")
+                self._set.Add(f"(?m){rewritten}")
+                self._in_set.append(pattern)
+            except re2.error:
+                self._always.append(pattern)
+        if self._in_set:
+            self._set.Compile()
+        else:
+            self._set = None
+
+        self.exact = {p: exact_multiline_program(p) for p in self.patterns}
+
+    def candidates(self, data: bytes) -> set[str]:
+        """The patterns that may match the text whose ``stand_in_bytes`` is ``data``."""
+        found = set(self._always)
+        if self._set is not None and (matched := self._set.Match(data)):
+            found.update(self._in_set[i] for i in matched)
+        return found

@@ -81,6 +81,61 @@ def _check_text(value: str, name: str) -> None:
         raise InputError("invalid_utf8", "contains bytes that are not valid UTF-8", name)
 
 
+MAX_JSON_DEPTH = 64  # levels inside one ticket (or request body); tickets are nearly flat
+
+
+def printable(text: str) -> str:
+    """``text`` shortened and with lone surrogates escaped: safe to put in a JSON answer."""
+    return text[:64].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _text_error(text: str, where: str | None, field: str | None) -> InputError | None:
+    prefix = f"{where}: " if where else ""
+    if "\x00" in text:
+        return InputError("invalid_text", f"{prefix}contains a NUL character", field)
+    if _SURROGATE.search(text):
+        return InputError(
+            "invalid_utf8",
+            f"{prefix}contains a lone surrogate (e.g. \\ud800): not a character; send UTF-8 text",
+            field,
+        )
+    return None
+
+
+def text_problem(value: Any) -> InputError | None:
+    """The first NUL, lone surrogate (in a string or a key) or too-deep nesting in ``value``,
+    as an ``InputError`` naming the top-level field (None when ``value`` is fine): what a
+    store or a JSON answer cannot hold, anywhere in a ticket."""
+    stack: list[tuple[Any, str, str | None, int]] = [(value, "", None, 0)]
+    while stack:
+        item, path, field, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return InputError(
+                "too_deep", f"{path or 'the value'}: nested deeper than {MAX_JSON_DEPTH}", field
+            )
+        if isinstance(item, str):
+            error = _text_error(item, path if path != field else None, field)
+            if error is not None:
+                return error
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                key_text = str(key)
+                name = printable(key_text)
+                if (error := _text_error(key_text, None, None)) is not None:
+                    where = f"{path}: a field name" if path else "a field name"
+                    return InputError(error.code, f"{where} {error.message}", field)
+                top = field if depth else name
+                children.append((child, f"{path}.{name}" if path else name, top, depth + 1))
+            stack.extend(reversed(children))
+        elif isinstance(item, list):
+            stack.extend(
+                (child, f"{path}[{i}]", field, depth + 1)
+                for i, child in reversed(list(enumerate(item)))
+            )
+    return None
+
+
 def _ticket_id(record: Mapping[str, Any]) -> str:
     if "id" not in record or record["id"] is None:
         raise InputError("missing_field", "is required (a string identifying the ticket)", "id")
@@ -199,6 +254,15 @@ def parse_ticket(
             raise InputError(
                 "invalid_value", f"{severity!r} is not one of {list(SEVERITIES)}", "severity"
             )
+    channel, requester = _optional_str(record, "channel"), _optional_str(record, "requester")
+    tags = _tags(record)
+    extra = {k: v for k, v in record.items() if k not in _KNOWN}
+    # id, subject and body are checked above; the rest is small and usually absent.
+    for name, value in (("channel", channel), ("requester", requester), ("tags", list(tags))):
+        if value and (problem := text_problem(value)) is not None:
+            raise InputError(problem.code, problem.message, name)
+    if extra and (problem := text_problem(extra)) is not None:
+        raise problem  # names the extra field
     return Ticket(
         id=ticket_id,
         body=body,
@@ -208,9 +272,9 @@ def parse_ticket(
         timezone=tz,
         country=country,
         language=language,
-        channel=_optional_str(record, "channel"),
-        requester=_optional_str(record, "requester"),
-        tags=_tags(record),
+        channel=channel,
+        requester=requester,
+        tags=tags,
         severity=severity,
-        extra={k: v for k, v in record.items() if k not in _KNOWN},
+        extra=extra,
     )

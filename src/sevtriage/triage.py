@@ -145,7 +145,7 @@ class Triager:
         out: list[_ModelView | None] = [None] * len(batch)
         if self.model is None or not wanted:
             return out
-        from sevtriage.model import model_text
+        from sevtriage.modelfile import model_text
 
         texts = [model_text(batch[i].ticket.subject, batch[i].ticket.body) for i in wanted]
         classes = self.model.classes_
@@ -362,10 +362,9 @@ _default_lock = threading.Lock()
 def load_model(path: Path | None = None) -> ModelLike:
     """The fallback model at ``path`` (default: ``$SEVTRIAGE_MODEL`` or ``models/default.joblib``),
     verified against its card. Raises ``ModelError``: a refused model is never silently skipped."""
-    from sevtriage.model import SeverityModel, default_model_path
+    from sevtriage.modelfile import default_model_path, load_for_serving
 
-    model: ModelLike = SeverityModel.load(path if path is not None else default_model_path())
-    return model
+    return load_for_serving(path if path is not None else default_model_path())
 
 
 def default_triager() -> Triager:

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from sevtriage.cli import main
 from sevtriage.importers import read_labelled
 from sevtriage.model import card_path, save_model, train_model
+from sevtriage.modelfile import linear_path
 from sevtriage.service.app import create_app
 from sevtriage.service.settings import Settings
 from sevtriage.triage import Triager
@@ -52,6 +53,7 @@ def live(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path, Path]]:
     model.parent.mkdir()
     shutil.copyfile(REPO / "models" / "default.joblib", model)
     shutil.copyfile(REPO / "models" / "default.card.json", card_path(model))
+    shutil.copyfile(REPO / "models" / "default.linear.zip", linear_path(model))
     env = {
         "SEVTRIAGE_RULES_DIR": str(rules),
         "SEVTRIAGE_MODEL": str(model),
@@ -124,6 +126,7 @@ def test_truncated_model_is_refused_on_reload_the_service_keeps_the_old_one(
         assert health["last_reload_error"]["problems"] == refused.json()["detail"]
 
         shutil.copyfile(other_model, model)  # a good model again: a new one, with its card
+        shutil.copyfile(linear_path(other_model), linear_path(model))
         shutil.copyfile(card_path(other_model), card_path(model))
         reloaded = _reload(c)
         assert reloaded.status_code == 200, reloaded.text

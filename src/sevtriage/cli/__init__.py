@@ -34,6 +34,7 @@ _COMMANDS: dict[str, str] = {
     "promote": "sevtriage.cli.model_commands:promote",
     "backtest": "sevtriage.cli.model_commands:backtest",
     "import-labels": "sevtriage.cli.model_commands:import_labels",
+    "export-linear": "sevtriage.cli.model_commands:export_linear",
 }
 
 

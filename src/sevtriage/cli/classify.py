@@ -30,7 +30,7 @@ from sevtriage.errors import InputError
 from sevtriage.io import Format, Record, dump_line, read_records, sniff_format
 from sevtriage.service.content import content_hash, ticket_content
 from sevtriage.ticket import Ticket
-from sevtriage.triage import Triager, load_model
+from sevtriage.triage import Triager, error_record, load_model
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) is imported only when --store is given
     from sevtriage.store import BatchLog, BatchRun, BatchTicket, Store
@@ -577,7 +577,9 @@ def _skip_lines(stream: IO[bytes], count: int) -> int:
 
 
 def _parsed_into(
-    triager: Triager, records: Iterator[tuple[int, Record]], sources: deque[Ticket | Record]
+    triager: Triager,
+    records: Iterator[tuple[int, Record]],
+    sources: deque[tuple[int, Ticket | Record]],
 ) -> Iterator[tuple[int, Ticket | Record]]:
     """``records`` with each valid ticket parsed (once), each also appended to ``sources`` so
     the caller can pair every result with its ticket. An invalid record goes on as it came, for
@@ -589,7 +591,7 @@ def _parsed_into(
                 item = triager.parse(record)
             except InputError:
                 item = record
-        sources.append(item)
+        sources.append((line, item))
         yield line, item
 
 
@@ -605,7 +607,7 @@ def _store_chunks(
     """Write each result, store each classified ticket, commit every ``commit_every`` lines
     (output flushed and fsynced first, then the transaction with the progress)."""
     writer = _ChunkWriter(log, run, out, actor)
-    sources: deque[Ticket | Record] = deque()
+    sources: deque[tuple[int, Ticket | Record]] = deque()
     fed = _parsed_into(triager, records, sources)
     resumed_at, started = run.lines_done, time.perf_counter()
     progress = _progress(options.quiet)
@@ -613,10 +615,10 @@ def _store_chunks(
         progress.update(resumed_at)
     try:
         for result in triager.triage_records(fed, run.intake_at):
-            source = sources.popleft()
+            line, source = sources.popleft()
             item: BatchTicket | None = None
             if "error" not in result:
-                item = _batch_ticket(source, result, run.intake_at)
+                result, item = _storable(line, source, result, run.intake_at)
             writer.add(result, item)
             if writer.pending_lines >= options.commit_every:
                 writer.commit()
@@ -650,6 +652,19 @@ def _store_chunks(
             err=True,
         )
     return 1 if done.counts.get("errors") else 0
+
+
+def _storable(
+    line: int, source: Ticket | Record, result: dict[str, Any], now: datetime
+) -> tuple[dict[str, Any], BatchTicket | None]:
+    """The result and what to store of a classified ticket; a ticket created after the run's
+    "now" is refused as the service refuses it (an error record, nothing stored)."""
+    assert isinstance(source, Ticket), "a result comes from a parsed ticket"
+    if source.created_at is not None and source.created_at > now:
+        message = f"{source.created_at.isoformat()} is after now ({now.isoformat()})"
+        error = InputError("in_future", message, "created_at")
+        return error_record(line, source.id, error), None
+    return result, _batch_ticket(source, result, now)
 
 
 def _batch_ticket(source: Ticket | Record, result: dict[str, Any], now: datetime) -> BatchTicket:

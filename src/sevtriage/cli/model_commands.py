@@ -518,4 +518,18 @@ def import_labels(sources: tuple[Path, ...], output: Path, **kwargs: Any) -> Non
     sys.exit(1 if errors else 0)
 
 
-COMMANDS = (train, evaluate, compare, promote, backtest, import_labels)
+@click.command("export-linear")
+@click.argument("model", type=_existing_file)
+def export_linear(model: Path) -> None:
+    """Write MODEL's data form (MODEL.linear.zip) and record its sha256 in the card, so that
+    classify and the service load it without unpickling or scikit-learn. Models saved by
+    `sevtriage train` have it already; this is for older ones."""
+    from sevtriage.model import add_linear_form
+    from sevtriage.modelfile import linear_path
+
+    if not add_linear_form(model):
+        raise click.ClickException(f"{model}: this pipeline has no data form; it is served as is")
+    click.echo(f"wrote {linear_path(model)} and its sha256 in the card")
+
+
+COMMANDS = (train, evaluate, compare, promote, backtest, import_labels, export_linear)

@@ -5,17 +5,16 @@ with the CLI; ``TICKET_EXAMPLE`` only documents them in OpenAPI. ``decode_json_b
 ``POST /v1/tickets`` body itself, so every way it can be broken (not JSON, not UTF-8, NaN, a
 100,000-digit number, nesting 10,000 deep, the wrong Content-Type) is a 4xx problem saying what.
 
-``text_problem`` refuses what the store and JSON answers cannot hold, anywhere in a body: NUL
-characters (PostgreSQL text refuses them) and lone surrogates (``"\\udc00"`` is valid JSON but
-no character: it could be stored and then never answered), and nesting deeper than
-``MAX_JSON_DEPTH``.
+``text_problem`` (``sevtriage.ticket``, which the CLI uses too) refuses what the store and JSON
+answers cannot hold, anywhere in a body: NUL characters (PostgreSQL text refuses them) and lone
+surrogates (``"\\udc00"`` is valid JSON but no character: it could be stored and then never
+answered), and nesting deeper than ``MAX_JSON_DEPTH``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -23,10 +22,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from sevtriage.errors import InputError
 from sevtriage.service.problems import UnsupportedMediaType
+from sevtriage.ticket import MAX_JSON_DEPTH as MAX_JSON_DEPTH  # shared with the CLI's checks
+from sevtriage.ticket import printable
+from sevtriage.ticket import text_problem as text_problem
 
-MAX_JSON_DEPTH = 64  # levels inside one ticket (or request body); tickets are nearly flat
 MAX_NUMBER_DIGITS = 1000
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 Severity = Literal["P1", "P2", "P3", "P4"]
 
@@ -48,57 +48,6 @@ TICKET_EXAMPLE = {
     "country": "MX",
     "created_at": "2025-03-03T09:05:00-06:00",
 }
-
-
-def _printable(text: str) -> str:
-    """``text`` shortened and with lone surrogates escaped: safe to put in a JSON answer."""
-    return text[:64].encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _text_error(text: str, where: str | None, field: str | None) -> InputError | None:
-    prefix = f"{where}: " if where else ""
-    if "\x00" in text:
-        return InputError("invalid_text", f"{prefix}contains a NUL character", field)
-    if _SURROGATE.search(text):
-        return InputError(
-            "invalid_utf8",
-            f"{prefix}contains a lone surrogate (e.g. \\ud800): not a character; send UTF-8 text",
-            field,
-        )
-    return None
-
-
-def text_problem(value: Any) -> InputError | None:
-    """The first NUL, lone surrogate (in a string or a key) or too-deep nesting in ``value``,
-    as an ``InputError`` naming the top-level field (None when ``value`` is fine)."""
-    stack: list[tuple[Any, str, str | None, int]] = [(value, "", None, 0)]
-    while stack:
-        item, path, field, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            return InputError(
-                "too_deep", f"{path or 'the value'}: nested deeper than {MAX_JSON_DEPTH}", field
-            )
-        if isinstance(item, str):
-            error = _text_error(item, path if path != field else None, field)
-            if error is not None:
-                return error
-        elif isinstance(item, dict):
-            children = []
-            for key, child in item.items():
-                key_text = str(key)
-                name = _printable(key_text)
-                if (error := _text_error(key_text, None, None)) is not None:
-                    where = f"{path}: a field name" if path else "a field name"
-                    return InputError(error.code, f"{where} {error.message}", field)
-                top = field if depth else name
-                children.append((child, f"{path}.{name}" if path else name, top, depth + 1))
-            stack.extend(reversed(children))
-        elif isinstance(item, list):
-            stack.extend(
-                (child, f"{path}[{i}]", field, depth + 1)
-                for i, child in reversed(list(enumerate(item)))
-            )
-    return None
 
 
 def _refuse_constant(name: str) -> Any:
@@ -130,7 +79,7 @@ def require_json_media_type(content_type: str | None) -> None:
         media.startswith("application/") and media.endswith("+json")
     )
     if not is_json:
-        got = f"Content-Type {_printable(media)!r}" if media else "no Content-Type"
+        got = f"Content-Type {printable(media)!r}" if media else "no Content-Type"
         raise UnsupportedMediaType(
             "unsupported_media_type", f"{got}: send the tickets as application/json", None
         )
@@ -140,7 +89,7 @@ def require_json_media_type(content_type: str | None) -> None:
         if key.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
             raise UnsupportedMediaType(
                 "unsupported_media_type",
-                f"charset {_printable(charset)!r}: JSON bodies must be UTF-8",
+                f"charset {printable(charset)!r}: JSON bodies must be UTF-8",
                 None,
             )
 
