@@ -7,6 +7,7 @@ losing or doubling a ticket, and its ``-o`` file ends with exactly one line per 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -223,6 +224,7 @@ def classify(
         )
     else:
         triager = Triager(rules_dir, model=None if no_model else load_model(model_path))
+        _batch_gc()
         stream, name = _open_input(input_path)
         results = triager.triage_records(read_records(stream, fmt, name), now)
         lines = ((dump_line(result), result) for result in results)
@@ -276,6 +278,16 @@ def _progress(quiet: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(unit=" tickets", file=sys.stderr, leave=False)
+
+
+def _batch_gc() -> None:
+    """Garbage collection tuned for a batch: what loading made (rules, lexicons, the model) is
+    moved out of the collector's sight for good (``gc.freeze``), and the youngest generation is
+    collected every 20,000 allocations instead of 700. Each ticket makes a few hundred objects
+    and almost no cycles, so the default spent ~7% of a batch scanning; cycles are still
+    collected, less often."""
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 50)
 
 
 def _refuse_without_store(**given: object) -> None:
@@ -379,6 +391,7 @@ def _store_run(
             "kept, none is stored twice)."
         )
     triager = load_triager()
+    _batch_gc()
     if found is not None and options.resume:
         _check_resumable(found, triager, options, fmt, sha256)
         run = replace(found, intake_at=options.now or found.intake_at)
