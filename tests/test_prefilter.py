@@ -49,9 +49,9 @@ def test_prefilter_reports_every_signal_the_exact_patterns_match(triager: Triage
     vocab = _vocabulary(config)
     pieces = st.one_of(
         st.sampled_from(vocab),
-        st.sampled_from(
-            [" ", "  ", ", ", ". ", "? ", "\n", "!!! ", "¿", "é", "ñ", "😀", "\u00a0", "\u2003"]
-        ),
+        st.sampled_from([" ", "  ", ", ", ". ", "? ", "\n", "!!! ", "¿", "é", "ñ", "😀"]),
+        # spaces to Python's \s; \v and \x1c-\x1f are not to RE2's (the prefilter maps them)
+        st.sampled_from(["\u00a0", "\u2003", "\x0b", "\x1c", "\x1f"]),
         st.text(max_size=3),
     )
 
