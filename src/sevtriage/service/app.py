@@ -2,8 +2,9 @@
 
 The triager (rules + model + SLA policies) is loaded by ``create_app`` itself, so ``sevtriage
 serve`` refuses a broken rules file or model with a clean error before it takes the port; the
-database is opened (and migrated) when the app starts (the lifespan). Tests inject a clock
-(``now``), a triager or settings; production reads ``Settings.from_env()``.
+database is opened (and migrated) when the app starts (the lifespan). Every triager is warmed up
+before it serves, and the heap is settled once the app has started (see ``service.startup``).
+Tests inject a clock (``now``), a triager or settings; production reads ``Settings.from_env()``.
 
 Reloading: ``POST /v1/admin/reload`` or SIGHUP (when the server runs in the main thread, as
 ``sevtriage serve`` does) load the rules and model again from the same paths and swap them in;
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI
 
 from sevtriage.service.context import Reloader, ServiceContext
@@ -30,6 +32,7 @@ from sevtriage.service.routes_api import router as api_router
 from sevtriage.service.routes_review import router as review_router
 from sevtriage.service.settings import Settings
 from sevtriage.service.sla_bridge import SlaBridge
+from sevtriage.service.startup import release_heap, settle_heap, warm_up
 from sevtriage.store import Store
 from sevtriage.triage import Triager, load_model
 
@@ -90,15 +93,20 @@ def create_app(
     ``triager_loader(settings, triager)``; ``settings`` to the environment; ``now`` to the system
     clock (UTC). Raises ``ConfigError``/``ModelError`` when the rules or model are refused."""
     config = settings if settings is not None else Settings.from_env()
-    load = loader if loader is not None else triager_loader(config, triager)
-    first = triager if triager is not None else load()
+    build = loader if loader is not None else triager_loader(config, triager)
+
+    def load() -> Triager:
+        return warm_up(build(), now)
+
+    first = warm_up(triager, now) if triager is not None else load()
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store.open(config.database_url)
+        store = Store.open(config.database_url, background_checkpoints=True)
         stop_sighup: Callable[[], None] | None = None
         try:
+            store.warm_up()
             ctx = ServiceContext(
                 store=store,
                 triager=first,
@@ -106,11 +114,14 @@ def create_app(
                 metrics=metrics,
                 settings=config,
                 clock=now,
+                intake_lane=CapacityLimiter(1) if store.serial_writes else None,
             )
             reloader.start(ctx)
             stop_sighup = _on_sighup(reloader)
+            settle_heap()
             yield
         finally:
+            release_heap()
             if stop_sighup is not None:
                 stop_sighup()
             store.close()

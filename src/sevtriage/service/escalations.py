@@ -94,7 +94,7 @@ def request_escalation(
         writer.add_escalation(ticket_id, record, decision_seq)
     ctx.metrics.escalations.labels("requested", record.outcome).inc()
     if decision is not None:
-        ctx.metrics.decisions.labels(decision.severity, decision.source, decision.kind).inc()
+        ctx.metrics.decision(decision.severity, decision.source, decision.kind)
     if plan_refused:
         raise RefusedError("plan_not_eligible", outcome.reason, "plan")
     return {"request": outcome.as_dict(), **ticket_view(ctx, ticket_id)}

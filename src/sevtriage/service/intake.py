@@ -107,7 +107,7 @@ def _store(
             answers[index] = _answer(ticket_id, "updated", history.created_at, decision)
             recorded.append(decision)
     for decision in recorded:
-        ctx.metrics.decisions.labels(decision.severity, decision.source, decision.kind).inc()
+        ctx.metrics.decision(decision.severity, decision.source, decision.kind)
     return answers
 
 

@@ -55,9 +55,34 @@ class Metrics:
             ["kind", "outcome"],
             registry=self.registry,
         )
+        # Concurrent first uses of a key may both call labels(): it returns the same series.
+        self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._decision_series: dict[tuple[str, str, str], Any] = {}
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+    def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one HTTP request and its latency. The labelled series are kept per label
+        values: ``labels()`` takes a lock and builds its key on every call (~14 of 16 us)."""
+        key = (method, route, status)
+        series = self._request_series.get(key)
+        if series is None:
+            series = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._request_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
+
+    def decision(self, severity: str, source: str, kind: str) -> None:
+        """Count one recorded decision (see ``request`` for why the series are kept)."""
+        key = (severity, source, kind)
+        series = self._decision_series.get(key)
+        if series is None:
+            series = self._decision_series[key] = self.decisions.labels(severity, source, kind)
+        series.inc()
 
 
 class MetricsMiddleware:
@@ -86,5 +111,4 @@ class MetricsMiddleware:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
+            self.metrics.request(method, template, status, time.perf_counter() - started)

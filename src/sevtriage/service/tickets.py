@@ -118,7 +118,7 @@ def review(ctx: ServiceContext, ticket_id: str, body: ReviewIn, actor: str) -> d
             reason=body.reason,
         )
     ctx.metrics.reviews.labels("overridden" if body.action == "override" else "accepted").inc()
-    ctx.metrics.decisions.labels(decision.severity, decision.source, decision.kind).inc()
+    ctx.metrics.decision(decision.severity, decision.source, decision.kind)
     return {"decision": decision_view(decision), **ticket_view(ctx, ticket_id)}
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sevtriage.errors import SevtriageError
 from sevtriage.store import schema
 from sevtriage.store.records import NewDecision, NewTicket
+from sevtriage.store.store import decision_row
 
 if TYPE_CHECKING:
     from sevtriage.store.store import Store
@@ -90,23 +91,6 @@ def decision_from_result(
         content_hash=content_hash,
         content=content,
     )
-
-
-def decision_row(
-    ticket_id: str, decision: NewDecision, actor: str, recorded_at: datetime
-) -> dict[str, Any]:
-    """The ``decisions`` row of ``decision`` (its versions spread over three columns)."""
-    values = {f.name: getattr(decision, f.name) for f in fields(decision)}
-    versions = values.pop("versions")
-    values.update(
-        ticket_id=ticket_id,
-        rules_version=versions.get("rules"),
-        model_version=versions.get("model"),
-        policy_version=versions.get("sla_policy"),
-        actor=actor,
-        recorded_at=recorded_at,
-    )
-    return values
 
 
 def _insert_ignoring_conflicts(connection: Connection, table: Table, key: list[str]) -> Any:

@@ -41,7 +41,7 @@ def database_url(env: dict[str, str] | None = None) -> str:
     return environ.get(DATABASE_URL_ENV, "").strip() or DEFAULT_DATABASE_URL
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, wal_autocheckpoint: int | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
@@ -50,6 +50,8 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
+        if wal_autocheckpoint is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -58,8 +60,10 @@ def _sqlite_setup(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` (SQLite or PostgreSQL); ``ConfigError`` for anything else."""
+def make_engine(url: str, *, wal_autocheckpoint: int | None = None) -> Engine:
+    """An engine for ``url`` (SQLite or PostgreSQL); ``ConfigError`` for anything else.
+    ``wal_autocheckpoint``: SQLite's pages in the WAL before a commit checkpoints it (default
+    1000; see ``store.checkpoints``)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -73,7 +77,7 @@ def make_engine(url: str) -> Engine:
             pool_size=8,
             max_overflow=32,
         )
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, wal_autocheckpoint)
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_engine(parsed, pool_size=10, max_overflow=30, pool_pre_ping=True)
