@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sevtriage.fastlinear import LinearTextModel, WordSettings, _word_analyzer, _word_counter
+from sevtriage.fastlinear import LinearTextModel, WordSettings, _word_counter
 from sevtriage.importers import read_labelled
 from sevtriage.model import SeverityModel, build_pipeline, model_text, texts_and_labels
 from sevtriage.modelfile import ServedModel, default_model_path
@@ -60,9 +60,9 @@ _TEXT = st.text(
 @given(_TEXT)
 def test_the_word_analyzer_gives_scikit_learns_terms(text: str) -> None:
     vectoriser = _shipped().pipeline.named_steps["features"].transformer_list[0][1]
-    ours = _word_analyzer(vectoriser)
-    assert ours is not None
-    assert Counter(ours(text)) == Counter(vectoriser.build_analyzer()(text))
+    settings = WordSettings.of(vectoriser)
+    assert settings is not None
+    assert Counter(settings.analyzer()(text)) == Counter(vectoriser.build_analyzer()(text))
 
 
 def test_other_pipeline_shapes_keep_scikit_learn(repo: Path) -> None:

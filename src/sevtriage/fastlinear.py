@@ -115,11 +115,6 @@ class WordSettings:
         return analyze
 
 
-def _word_analyzer(vectoriser: TfidfVectorizer) -> Callable[[str], list[str]] | None:
-    settings = WordSettings.of(vectoriser)
-    return settings.analyzer() if settings is not None else None
-
-
 # Bytes that the token pattern's \w matches in ASCII text (letters, digits, underscore) map to
 # themselves, every other byte to a space: ``data.translate(_WORD_BYTES).split()`` is then the
 # list of maximal word runs, in C.
@@ -208,11 +203,6 @@ class Rows(NamedTuple):
     indices: np.ndarray
     indptr: np.ndarray
     shape: tuple[int, int]
-
-    def tocsr(self) -> Any:
-        import scipy.sparse as sp
-
-        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
 
 
 class LinearTextModel:
