@@ -11,7 +11,8 @@ per core:
 - the bare vectoriser + model ``predict_proba`` (scikit-learn's pipeline) on the same texts in
   the same run (the floor of the text part), and the ratio of the end-to-end throughput to it;
   also the same model through ``sevtriage.fastlinear`` (what triage runs);
-- single-ticket in-process latency (p50/p99) through ``Triager.triage``.
+- single-ticket in-process latency (p50/p99) through ``Triager.triage``, in a fresh process
+  (``--latency-of``) that holds what an API caller holds, not the whole batch.
 """
 
 from __future__ import annotations

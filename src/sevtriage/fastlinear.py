@@ -154,17 +154,16 @@ def _word_counter(
 ) -> Callable[[str], Counter[int]]:
     """Column -> count of the vocabulary terms in a text, for word settings: ``ascii_terms``
     looked up in a bytes copy of the vocabulary where it applies, else the analyzer."""
-    analyze = settings.analyzer()
-    lookup = vocabulary.get
+    by_analyzer = _generic_counter(settings.analyzer(), vocabulary)
     fast = ascii_terms(settings)
     if fast is None:
-        return lambda text: Counter(i for i in map(lookup, analyze(text)) if i is not None)
+        return by_analyzer
     lookup_bytes = {k.encode("ascii"): v for k, v in vocabulary.items() if k.isascii()}.get
 
     def count(text: str) -> Counter[int]:
         terms = fast(text)
         if terms is None:
-            return Counter(i for i in map(lookup, analyze(text)) if i is not None)
+            return by_analyzer(text)
         return Counter([i for i in map(lookup_bytes, terms) if i is not None])
 
     return count
@@ -173,6 +172,7 @@ def _word_counter(
 def _generic_counter(
     analyzer: Callable[[str], list[str]], vocabulary: dict[str, int]
 ) -> Callable[[str], Counter[int]]:
+    """Column -> count of the vocabulary terms ``analyzer`` finds in a text."""
     lookup = vocabulary.get
 
     def count(text: str) -> Counter[int]:
