@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sevtriage.errors import InputError
 from sevtriage.io import read_records
 from sevtriage.triage import Triager
@@ -91,3 +94,69 @@ def test_overlong_line_is_skipped_without_losing_the_next(triager: Triager) -> N
     records = list(read_jsonl(stream, max_line_bytes=1000))
     assert isinstance(records[0][1], InputError) and records[0][1].code == "too_large"
     assert records[1] == (2, {"id": "b", "body": "How do I log in?"})
+
+
+def _json_reference(raw: bytes) -> object:
+    """What a line means when read by ``json`` alone (the reference ``_parse_json_line``
+    keeps): the value, or the kind of error."""
+    from sevtriage.io import _reject_constant
+
+    if not raw.strip():
+        return ("error", "blank_line")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return ("error", "invalid_utf8")
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return ("error", "invalid_json")
+    return value if isinstance(value, dict) else ("error", "not_an_object")
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=8), _JSON_VALUES, max_size=6).map(
+        lambda d: json.dumps(d).encode()
+    )
+    | st.sampled_from(
+        [
+            b'{"a": NaN}',
+            b'{"a": -Infinity}',
+            b'{"a": 1e400}',
+            b'{"id": 123456789012345678901234567890}',
+            b'{"a": "\\ud800"}',
+            b'\xef\xbb\xbf{"a": 1}',
+            b'{"a": 1, "a": 2}',
+            b"[1, 2]",
+            b'"text"',
+            b"   ",
+            b'{"a": "caf\xe9"}',
+            b"[" * 3000 + b"]" * 3000,
+            b'{"a":' * 2000 + b"1" + b"}" * 2000,
+        ]
+    )
+    | st.binary(max_size=40)
+)
+def test_json_lines_read_as_json_reads_them(raw: bytes) -> None:
+    """orjson reads the lines ``json`` would read the same; what it refuses or might read
+    differently (huge integers become floats there) goes through ``json``."""
+    from sevtriage.io import _parse_json_line
+
+    got = _parse_json_line(raw)
+    want = _json_reference(raw)
+    if isinstance(got, InputError):
+        assert want == ("error", got.code)
+    else:
+        assert got == want and json.dumps(got) == json.dumps(want)

@@ -149,7 +149,66 @@ def test_patterns_that_may_match_empty_or_need_lookarounds_stay_on_python() -> N
     from sevtriage.prefilter import exact_program
 
     assert exact_program(r"\bdown\b") is not None
-    assert exact_program(r"(?<!not )\bdown\b") is None
     assert exact_program(r"\bdown\b|x*") is None
     assert exact_program(r"ca[ií]da") is None  # non-ASCII pattern
-    assert exact_program(r"\w{0,3}down") is None  # bounded repeat
+    assert exact_program(r"\bdown(?! now)") is None  # a lookahead
+    assert exact_program(r"\bdown (?<!not )now") is None  # a lookbehind after the start
+    assert exact_program(r"(?<!not )down|up") is None  # the lookbehind guards one branch
+    assert exact_program(r"down$") is None  # Python's $ also matches before a final newline
+    assert exact_program(r"(?<!not )") is None  # nothing but the guard: empty matches
+
+
+def test_leading_lookbehinds_become_a_guard_and_bounded_repeats_stay_on_re2() -> None:
+    from sevtriage.prefilter import exact_program
+
+    guarded = exact_program(r"(?<!not )(?<!no )\bdown\b")
+    assert guarded is not None and guarded.pattern == r"\bdown\b"
+    assert guarded.guard is not None and guarded.guard.pattern == rb"(?<!not )(?<!no )"
+    assert list(guarded.spans(b"not down, no down, down; is down")) == [(19, 23), (28, 32)]
+    bounded = exact_program(r"\w{0,3}down")
+    assert bounded is not None and bounded.guard is None
+    # Eight refused starts hand the rest of the text to Python, from the next position on.
+    refused = exact_program(r"(?<!x)b")
+    assert refused is not None and refused.MAX_REFUSALS == 8
+    assert list(refused.spans(b"xb" * 8 + b"b")) == [(16, 17)]
+    assert list(refused.spans(b"xb" * 7 + b"b")) == [(14, 15)]
+
+
+_GUARDS = ["(?<!x)", "(?<!not )", "(?<![^.!?\n])", "(?<=a)", "(?<!\\w)", "(?<=, )", "(?<!de la )"]
+_BODIES = [
+    "[^.!?\n]{3,40}\\?",
+    "\\b(?:down|up)\\b",
+    "\\w+ (?:\\w+ ){0,2}down",
+    "(?:a|ab){1,3}c?",
+    "\\bnot\\b.{0,12}\\bdown",
+    "[a-c]{2,5}",
+    "b",
+]
+
+
+def test_guarded_and_bounded_programs_find_pythons_matches() -> None:
+    """RE2 with a lookbehind guard (and the Python hand-over after repeated refusals) finds
+    exactly ``re.finditer``'s spans, on texts made of the patterns' own pieces."""
+    from sevtriage.prefilter import exact_program
+
+    alphabet = st.sampled_from(
+        [
+            *("a", "b", "c", "ab", " ", "not ", "no ", "de la ", "down", "up", ".", "?", "\n"),
+            *(", ", "x", "xbxbxbxbxbxbxbxb", "x" * 12 + "?", "not down, " * 5),
+        ]
+    )
+
+    @settings(max_examples=400, deadline=None)
+    @given(
+        st.lists(st.sampled_from(_GUARDS), max_size=2).map("".join),
+        st.sampled_from(_BODIES),
+        st.lists(alphabet, max_size=80).map("".join),
+    )
+    def check(guards: str, body: str, text: str) -> None:
+        pattern = guards + body
+        program = exact_program(pattern)
+        assert program is not None, pattern
+        python = [m.span() for m in re.finditer(pattern, text)]
+        assert list(program.spans(stand_in_bytes(text))) == python, (pattern, text)
+
+    check()

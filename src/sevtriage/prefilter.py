@@ -181,46 +181,94 @@ def _names_stand_in_code(items: Any) -> bool:
 class ExactProgram:
     """A pattern on RE2 that yields match spans in bytes (``stand_in_bytes``). The wrapper's
     ``finditer`` builds a Python ``Match`` object and decodes offsets for every match (about
-    3 us each); only the spans are needed, so the compiled program is called directly."""
+    3 us each); only the spans are needed, so the compiled program is called directly.
 
-    def __init__(self, pattern: str) -> None:
+    ``guard``: the pattern's leading lookbehinds (RE2 has none), as a zero-width Python regex
+    over the same bytes. A match RE2 finds at ``start`` counts only where the guard holds at
+    ``start``; otherwise the search goes on from ``start + 1``, as Python's engine does. After
+    ``MAX_REFUSALS`` refusals in one text (a long run of starts the guard rejects, e.g. a
+    400-character sentence for "a sentence ending in '?'"), the whole pattern, compiled for
+    bytes, scans the rest in Python: the same matches, without one RE2 call per character."""
+
+    MAX_REFUSALS = 8
+
+    def __init__(self, pattern: str, guard: str = "") -> None:
         self.pattern = pattern
+        self.guard = re.compile(guard.encode("ascii")) if guard else None
+        self._whole = re.compile((guard + pattern).encode("ascii")) if guard else None
         self._compiled = re2.compile(pattern)
         self._raw = self._compiled._regexp
         self._unanchored = re2._Anchor.UNANCHORED
 
     def spans(self, data: bytes) -> Iterator[tuple[int, int]]:
         """Leftmost-first, non-overlapping spans, as ``re.finditer`` (never empty: see
-        ``exact_program``)."""
+        ``exact_program``). RE2 reads the bytes before ``pos`` as context (``\\b``, ``^``)."""
         match, anchor, end = self._raw.Match, self._unanchored, len(data)
-        pos = 0
+        guard = self.guard.match if self.guard is not None else None
+        pos = refusals = 0
         while pos < end:
             start, stop = match(anchor, data, pos, end)[0]
             if start < 0:
                 return
+            if guard is not None and guard(data, start) is None:
+                refusals += 1
+                if refusals == self.MAX_REFUSALS and self._whole is not None:
+                    yield from (m.span() for m in self._whole.finditer(data, start + 1))
+                    return
+                pos = start + 1
+                continue
             yield start, stop
             pos = stop
+
+
+def _leading_lookbehinds(pattern: str, items: Any) -> int:
+    """Length of the prefix of ``pattern`` made of top-level lookbehind groups (``(?<!...)``,
+    ``(?<=...)``) that its parse ``items`` begins with; 0 if none."""
+    count = 0
+    for op, arg in items:
+        if str(op) in ("ASSERT", "ASSERT_NOT") and arg[0] == -1:
+            count += 1
+        else:
+            break
+    end = 0
+    for _ in range(count):
+        if not pattern.startswith(("(?<!", "(?<="), end):
+            return 0  # written some other way: no guard
+        end = _skip_group(pattern, end)
+    return end
 
 
 def exact_program(pattern: str) -> ExactProgram | None:
     """``pattern`` on RE2 when RE2 finds exactly the matches Python's ``re`` finds on a text for
     which ``exact_on`` holds, scanned as ``stand_in_bytes``; None otherwise.
 
-    That holds when the pattern is ASCII, uses nothing ``superset`` has to rewrite (lookarounds,
-    bounded repeats, ``$``, back-references), does not name '#' (the stand-in of non-ASCII
-    punctuation) or the odd spaces (\\v, \\x1c-\\x1f: spaces to RE2), and cannot match the
-    empty string (the engines step past empty matches differently). Both engines then agree on
-    classes, ``\\b`` and leftmost-first alternation. RE2 scans in linear time.
+    That holds when the pattern is ASCII, has no lookaround other than leading lookbehinds
+    (checked in Python at each match start: ``ExactProgram.guard``), no back-reference, atomic
+    group or possessive repeat, no ``$``, ``\\A`` or ``\\Z`` (whose meanings differ), does not
+    name '#' (the stand-in of non-ASCII punctuation) or the odd spaces (\\v, \\x1c-\\x1f:
+    spaces to RE2), and cannot match the empty string (the engines step past empty matches
+    differently). Both engines then agree on classes, ``\\b``, bounded repeats and
+    leftmost-first alternation. RE2 scans in linear time.
     """
-    if not pattern.isascii() or superset(pattern) != pattern:
+    if not pattern.isascii():
         return None
     try:
         parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
         if parsed.getwidth()[0] == 0 or _names_stand_in_code(parsed.data):
             return None
-        return ExactProgram(pattern)
+        cut = _leading_lookbehinds(pattern, parsed.data)
+        rest = pattern[cut:]
+        body = re._parser.parse(rest)  # type: ignore[attr-defined]
+        if body.getwidth()[0] == 0 or _not_on_re2(body.data) or _ends_lines(body.data):
+            return None
+        return ExactProgram(rest, pattern[:cut])
     except (re.error, re2.error):
         return None
+
+
+def _ends_lines(items: Any) -> bool:
+    """Whether parsed items use ``$`` (Python's also matches before a final newline)."""
+    return any(name == "AT" and str(arg) == "AT_END" for name, arg in _walk(items))
 
 
 _NOT_ON_RE2 = frozenset(
@@ -230,6 +278,8 @@ _ABSOLUTE_ANCHORS = frozenset(("AT_BEGINNING_STRING", "AT_END_STRING"))
 
 
 def _not_on_re2(items: Any) -> bool:
+    """Whether parsed items hold something RE2 lacks: lookarounds, back-references, atomic
+    groups, possessive repeats, absolute anchors."""
     return any(
         name in _NOT_ON_RE2 or (name == "AT" and str(arg) in _ABSOLUTE_ANCHORS)
         for name, arg in _walk(items)
