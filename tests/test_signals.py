@@ -180,3 +180,41 @@ def test_language_detection_counts_the_stopwords_among_the_words_a_z_finds(
             assert detect_language(folded, lexicons, data=data) == expected
 
     check()
+
+
+def test_a_batch_finds_what_each_ticket_finds_alone(triager: Triager) -> None:
+    """``extract_many`` (prefilter, quote gate and patterns run over the batch) gives each
+    ticket the report ``extract_signals`` gives it alone: quoted replies, non-ASCII letters
+    (Python's engine), subjects, negations and hedges mixed in one batch."""
+    from sevtriage.signals import extract_many
+
+    config = triager.config
+    words = sorted(
+        {w for lex in config.lexicons.values() for w in (*lex.negation_words, *lex.hedge_words)}
+    )
+    phrases = [
+        "the inbox is down",
+        "la plataforma está caída",
+        "perdimos todos los contactos",
+        "it is very slow",
+        "we have a workaround for now",
+        "how do I export a report?",
+        "¿cómo exporto un informe?",
+        "> the service is down\n",
+        "On Mon, Ana wrote:\n> down\n",
+        "straße ist kaputt",
+        "<b>URGENT</b> &amp;",
+        "😀",
+        ", but ",
+        ". ",
+        "\n",
+    ]
+    text = st.lists(st.sampled_from(phrases + words), max_size=25).map(" ".join)
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.tuples(text, text, st.sampled_from([None, "en", "es"])), max_size=12))
+    def check(batch: list[tuple[str, str, str | None]]) -> None:
+        alone = [extract_signals(s, b, config, lang) for s, b, lang in batch]
+        assert extract_many(batch, config) == alone
+
+    check()

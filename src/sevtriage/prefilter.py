@@ -17,7 +17,7 @@ A pattern that cannot be rewritten is always scanned. The property is tested wit
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import re2
@@ -360,6 +360,21 @@ class Prefilter:
         hits.sort()
         return hits
 
+    def candidates_of_many(self, datas: Sequence[bytes]) -> list[list[int]]:
+        """``candidates_in`` of each text of a batch, one set at a time over the whole batch: a
+        set's automaton stays in the CPU's caches instead of being reloaded for every ticket
+        (between two tickets the model and the rest of triage have evicted it)."""
+        hits = [list(self.always) for _ in datas]
+        for regex_set, positions in self._sets:
+            match = regex_set.Match
+            for found, data in zip(hits, datas, strict=True):
+                matched = match(data)
+                if matched:
+                    found.extend(positions[i] for i in matched)
+        for found in hits:
+            found.sort()
+        return hits
+
 
 class Gate:
     """Which of some multi-line patterns (the quote markers) may match, in one RE2 set pass over
@@ -392,3 +407,7 @@ class Gate:
         if self._set is not None and (matched := self._set.Match(data)):
             found.update(self._in_set[i] for i in matched)
         return found
+
+    def candidates_of_many(self, datas: Sequence[bytes]) -> list[set[str] | None]:
+        """``candidates`` of each text of a batch (the set's automaton stays in cache)."""
+        return [self.candidates(data) for data in datas]

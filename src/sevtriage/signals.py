@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -107,16 +107,19 @@ def blank_quotes(folded: str, config: RulesConfig) -> str:
     return _blank_quotes(folded, stand_in_bytes(folded), config)[0]
 
 
-def _blank_quotes(folded: str, data: bytes, config: RulesConfig) -> tuple[str, bytes]:
+def _blank_quotes(
+    folded: str, data: bytes, config: RulesConfig, maybe: set[str] | None = None
+) -> tuple[str, bytes]:
     """``blank_quotes`` of ``folded`` and of its ``stand_in_bytes`` ``data``. Only the markers
     the RE2 set says may match are tried (until one has blanked something), and on RE2 when it
-    finds Python's matches (a marker's Python scan of a long ticket costs ~30 us; RE2's ~3)."""
+    finds Python's matches (a marker's Python scan of a long ticket costs ~30 us; RE2's ~3).
+    ``maybe``: the set's answer for ``data``, when the caller has it (``extract_many``)."""
     gate = config.quote_prefilter
     if config.quote_gate is None:
         return folded, data
-    maybe: set[str] | None = None
     if gate is not None:
-        maybe = gate.candidates(data)
+        if maybe is None:
+            maybe = gate.candidates(data)
         if not maybe:
             return folded, data  # the usual case: no marker can match
     elif config.quote_gate.search(folded) is None:
@@ -194,41 +197,6 @@ def _preceding_clause(folded: str, start: int, lex: Lexicon) -> str:
     return " ".join(words[-lex.negation_window :])
 
 
-def _classify_match(
-    start: int,
-    end: int,
-    folded: str,
-    original: str,
-    body_offset: int,
-    lex: Lexicon,
-    config: RulesConfig,
-    sig: CompiledSignal,
-    out: tuple[list[Evidence], list[Evidence], list[Evidence]],
-) -> None:
-    """File one match as positive, or negated (and then maybe counted as another signal)."""
-    positive, redirected, negated = out
-    context = _preceding_clause(folded, start, lex) if sig.negatable else ""
-    in_subject = start < body_offset
-    shift = 0 if in_subject else body_offset
-    ev = Evidence(
-        signal=sig.name,
-        field="subject" if in_subject else "body",
-        start=start - shift,
-        end=end - shift,
-        text=original[start:end].strip(),
-        language=lex.language,
-        hedged=bool(config.hedge_cues and context and config.hedge_cues.search(context)),
-    )
-    if context and config.negation_cues.search(context):
-        negated.append(ev)
-        if sig.negated_as is not None:
-            redirected.append(
-                Evidence(sig.negated_as, ev.field, ev.start, ev.end, ev.text, ev.language)
-            )
-    else:
-        positive.append(ev)
-
-
 def _fold_for_scan(original: str, config: RulesConfig) -> tuple[str, bytes]:
     """The folded text with quotes blanked, and what RE2 scans of it (``stand_in_bytes``). The
     quote markers are tried on RE2 first: most tickets quote nothing."""
@@ -237,60 +205,139 @@ def _fold_for_scan(original: str, config: RulesConfig) -> tuple[str, bytes]:
 
 
 def extract_signals(
-    subject: str, body: str, config: RulesConfig, language: str | None = None
+    subject: str,
+    body: str,
+    config: RulesConfig,
+    language: str | None = None,
+    candidates: Sequence[int] | None = None,
+    scanned: tuple[str, bytes] | None = None,
+    found_by: Mapping[int, list[tuple[int, int]]] | None = None,
 ) -> SignalReport:
     """Find every signal of ``config`` in the subject and body of a ticket.
 
     ``language`` forces the explanation language; otherwise it is detected from the text.
     Evidence offsets are relative to the field (``subject`` or ``body``) they were found in.
     Only the patterns the prefilter names are run; they come in scan order (lexicon, signal,
-    pattern), so the evidence is listed in that order.
+    pattern), so the evidence is listed in that order. ``scanned`` (the text ``_fold_for_scan``)
+    and ``candidates`` (the prefilter's answer for it): when the caller has them already
+    (``extract_many`` prepares a whole batch).
     """
     original = f"{subject}\n{body}" if subject else body
     body_offset = len(subject) + 1 if subject else 0
-    folded, data = _fold_for_scan(original, config)
+    folded, data = scanned if scanned is not None else _fold_for_scan(original, config)
     # Where RE2 finds what Python's re finds (most tickets), exact patterns run on RE2.
     on_re2 = exact_on(folded)
     lang = language or detect_language(folded, config.lexicons, data=data if on_re2 else None)
 
     patterns = config.patterns
-    positions = (
-        config.prefilter.candidates_in(data)
-        if config.prefilter is not None
-        else range(len(patterns))
-    )
+    if candidates is None:
+        candidates = (
+            config.prefilter.candidates_in(data)
+            if config.prefilter is not None
+            else range(len(patterns))
+        )
+    negation = config.negation_cues.search
+    hedge = config.hedge_cues.search if config.hedge_cues is not None else None
+    # Per lexicon: positive matches, negated ones counted as another signal, negated ones.
     per_lexicon: dict[str, tuple[list[Evidence], list[Evidence], list[Evidence]]] = {}
-    spans: set[tuple[str, str, int, int]] = set()  # patterns of one signal may match one span
-    for position in positions:
+    current: tuple[Lexicon, CompiledSignal] | None = None
+    spans: set[tuple[int, int]] = set()  # patterns of one signal may match one span
+    positive: list[Evidence] = []
+    redirected: list[Evidence] = []
+    negated: list[Evidence] = []
+    for position in candidates:
         ref = patterns[position]
         lex, sig = ref.lexicon, ref.signal
-        found = (
-            ref.exact.spans(data)
-            if on_re2 and ref.exact is not None
-            else (m.span() for m in ref.regex.finditer(folded))
-        )
-        for start, end in found:
-            if end > start and (key := (lex.language, sig.name, start, end)) not in spans:
-                spans.add(key)
-                out = per_lexicon.get(lex.language)
-                if out is None:
-                    out = per_lexicon[lex.language] = ([], [], [])
-                _classify_match(start, end, folded, original, body_offset, lex, config, sig, out)
+        if current is None or current[0] is not lex or current[1] is not sig:
+            current, spans = (lex, sig), set()  # the patterns of a signal are consecutive
+            if (lists := per_lexicon.get(lex.language)) is None:
+                lists = per_lexicon[lex.language] = ([], [], [])
+            positive, redirected, negated = lists
+        found: Iterable[tuple[int, int]]
+        if found_by is not None and position in found_by:
+            found = found_by[position]
+        elif on_re2 and ref.exact is not None:
+            found = ref.exact.spans(data)
+        else:
+            found = (m.span() for m in ref.regex.finditer(folded))
+        for span in found:
+            start, end = span
+            if end <= start or span in spans:
+                continue
+            spans.add(span)
+            # The words before the match in its clause: a negation there files the match as
+            # negated, a hedge marks it hedged.
+            context = _preceding_clause(folded, start, lex) if sig.negatable else ""
+            hedged = bool(context and hedge is not None and hedge(context))
+            text = original[start:end].strip()
+            if start < body_offset:
+                ev = Evidence(sig.name, "subject", start, end, text, lex.language, hedged)
+            else:
+                shifted = (start - body_offset, end - body_offset)
+                ev = Evidence(sig.name, "body", *shifted, text, lex.language, hedged)
+            if context and negation(context):
+                negated.append(ev)
+                if sig.negated_as is not None:
+                    redirected.append(
+                        Evidence(sig.negated_as, ev.field, ev.start, ev.end, text, lex.language)
+                    )
+            else:
+                positive.append(ev)
 
     evidence: dict[str, list[Evidence]] = {}
-    negated: list[Evidence] = []
+    negated_all: list[Evidence] = []
     seen: set[tuple[str, str, int, int, bool]] = set()  # lexicons may match the same span
     for language_found in config.lexicons:
-        if (found := per_lexicon.get(language_found)) is None:
+        if (found_lists := per_lexicon.get(language_found)) is None:
             continue
-        pos, redirected, neg = found
+        pos, redirected, neg = found_lists
         for ev in (*pos, *redirected):
-            if (key2 := (ev.signal, ev.field, ev.start, ev.end, True)) not in seen:
-                seen.add(key2)
+            if (key := (ev.signal, ev.field, ev.start, ev.end, True)) not in seen:
+                seen.add(key)
                 evidence.setdefault(ev.signal, []).append(ev)
         for ev in neg:
-            if (key2 := (ev.signal, ev.field, ev.start, ev.end, False)) not in seen:
-                seen.add(key2)
-                negated.append(ev)
+            if (key := (ev.signal, ev.field, ev.start, ev.end, False)) not in seen:
+                seen.add(key)
+                negated_all.append(ev)
     facts = {name: name in evidence for name in config.signal_names}
-    return SignalReport(facts=facts, evidence=evidence, negated=negated, language=lang)
+    return SignalReport(facts=facts, evidence=evidence, negated=negated_all, language=lang)
+
+
+def extract_many(
+    tickets: Sequence[tuple[str, str, str | None]], config: RulesConfig
+) -> list[SignalReport]:
+    """``extract_signals`` of each (subject, body, language) of a batch, with the prefilter run
+    over the batch one RE2 set at a time (``Prefilter.candidates_of_many``). Same reports."""
+    folds = [fold(f"{subject}\n{body}" if subject else body) for subject, body, _ in tickets]
+    datas = [stand_in_bytes(folded) for folded in folds]
+    gate = config.quote_prefilter
+    quoted = gate.candidates_of_many(datas) if gate is not None else [None] * len(datas)
+    scans = [
+        _blank_quotes(folded, data, config, maybe)
+        for folded, data, maybe in zip(folds, datas, quoted, strict=True)
+    ]
+    if config.prefilter is None:
+        return [
+            extract_signals(s, b, config, lang, None, scan)
+            for (s, b, lang), scan in zip(tickets, scans, strict=True)
+        ]
+    candidates = config.prefilter.candidates_of_many([data for _, data in scans])
+    # Each pattern over the batch's texts where it may match, one pattern at a time.
+    found_by: list[dict[int, list[tuple[int, int]]]] = [{} for _ in scans]
+    takers: dict[int, list[int]] = {}
+    for i, (folded, _) in enumerate(scans):
+        if exact_on(folded):
+            for position in candidates[i]:
+                takers.setdefault(position, []).append(i)
+    for position in sorted(takers):
+        program = config.patterns[position].exact
+        if program is None:
+            continue
+        for i in takers[position]:
+            found_by[i][position] = list(program.spans(scans[i][1]))
+    return [
+        extract_signals(subject, body, config, language, found, scan, spans)
+        for (subject, body, language), scan, found, spans in zip(
+            tickets, scans, candidates, found_by, strict=True
+        )
+    ]

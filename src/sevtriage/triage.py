@@ -17,7 +17,7 @@ from sevtriage.combine import combine, load_policy
 from sevtriage.config import SEVERITY_LABELS, RulesConfig, SeverityRule, load_rules
 from sevtriage.errors import InputError, SlaError
 from sevtriage.rules import RuleDecision, RulesEngine
-from sevtriage.signals import Evidence, SignalReport, extract_signals
+from sevtriage.signals import Evidence, SignalReport, extract_many, extract_signals
 from sevtriage.sla import SlaPolicies
 from sevtriage.ticket import MAX_BODY_CHARS, Ticket, parse_ticket
 
@@ -201,20 +201,44 @@ class Triager:
     def triage_records(
         self, records: Iterable[tuple[int, Any]], now: datetime | None = None
     ) -> Iterator[dict[str, Any]]:
-        """One output per input, in order: a result or an error record (id, line, error)."""
-        pending: list[tuple[int, _Prepared | dict[str, Any]]] = []
+        """One output per input, in order: a result or an error record (id, line, error).
+        Records are taken ``chunk_size`` at a time: the prefilter and the model each run once
+        over a chunk."""
+        pending: list[tuple[int, Any]] = []
         for line, record in records:
-            pending.append((line, self._prepare_or_error(line, record)))
+            pending.append((line, record))
             if len(pending) >= self.chunk_size:
-                yield from self._flush(pending, now)
+                yield from self._flush(self._prepare_chunk(pending), now)
                 pending = []
-        yield from self._flush(pending, now)
+        yield from self._flush(self._prepare_chunk(pending), now)
 
-    def _prepare_or_error(self, line: int, record: Any) -> _Prepared | dict[str, Any]:
+    def _prepare_chunk(
+        self, pending: list[tuple[int, Any]]
+    ) -> list[tuple[int, _Prepared | dict[str, Any]]]:
+        """``_prepare`` of each record of a chunk (an error record for bad input), with the
+        signals of the chunk's tickets found together (``extract_many``)."""
+        parsed = [(line, self._parse_or_error(line, record)) for line, record in pending]
+        wanted = [t for _, t in parsed if isinstance(t, Ticket) and t.severity is None]
+        found = extract_many([(t.subject, t.body, t.language) for t in wanted], self.config)
+        reports = iter(found)
+        out: list[tuple[int, _Prepared | dict[str, Any]]] = []
+        for line, item in parsed:
+            if not isinstance(item, Ticket):
+                out.append((line, item))
+            elif item.severity is not None:
+                out.append((line, self._prepare(item)))
+            else:
+                report = next(reports)
+                out.append((line, _Prepared(item, report, self.evaluate(report.facts))))
+        return out
+
+    def _parse_or_error(self, line: int, record: Any) -> Ticket | dict[str, Any]:
         if isinstance(record, InputError):
             return error_record(line, None, record)
+        if isinstance(record, Ticket):
+            return record
         try:
-            return self._prepare(record)
+            return self.parse(record)
         except InputError as exc:
             known = record.get("id") if isinstance(record, Mapping) else None
             return error_record(line, known if isinstance(known, str | int) else None, exc)
