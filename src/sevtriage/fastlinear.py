@@ -22,7 +22,6 @@ import json
 import re
 import unicodedata
 import zipfile
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -149,42 +148,41 @@ def ascii_terms(settings: WordSettings) -> Callable[[str], list[bytes] | None] |
     return terms
 
 
-def _word_counter(
-    settings: WordSettings, vocabulary: dict[str, int]
-) -> Callable[[str], Counter[int]]:
-    """Column -> count of the vocabulary terms in a text, for word settings: ``ascii_terms``
-    looked up in a bytes copy of the vocabulary where it applies, else the analyzer."""
+def _word_counter(settings: WordSettings, vocabulary: dict[str, int]) -> Callable[[str], list[int]]:
+    """The vocabulary column of each term of a text (-1 for a term outside it), for word
+    settings: ``ascii_terms`` looked up in a bytes copy of the vocabulary where it applies,
+    else the analyzer. Counting is left to ``LinearTextModel.transform`` (numpy, per batch)."""
     by_analyzer = _generic_counter(settings.analyzer(), vocabulary)
     fast = ascii_terms(settings)
     if fast is None:
         return by_analyzer
     lookup_bytes = {k.encode("ascii"): v for k, v in vocabulary.items() if k.isascii()}.get
 
-    def count(text: str) -> Counter[int]:
+    def columns(text: str) -> list[int]:
         terms = fast(text)
         if terms is None:
             return by_analyzer(text)
-        return Counter([i for i in map(lookup_bytes, terms) if i is not None])
+        return list(map(lookup_bytes, terms, itertools.repeat(-1)))
 
-    return count
+    return columns
 
 
 def _generic_counter(
     analyzer: Callable[[str], list[str]], vocabulary: dict[str, int]
-) -> Callable[[str], Counter[int]]:
-    """Column -> count of the vocabulary terms ``analyzer`` finds in a text."""
+) -> Callable[[str], list[int]]:
+    """The vocabulary column of each term ``analyzer`` finds in a text (-1: not in it)."""
     lookup = vocabulary.get
 
-    def count(text: str) -> Counter[int]:
-        return Counter(i for i in map(lookup, analyzer(text)) if i is not None)
+    def columns(text: str) -> list[int]:
+        return list(map(lookup, analyzer(text), itertools.repeat(-1)))
 
-    return count
+    return columns
 
 
 @dataclass(frozen=True)
 class _Part:
     name: str
-    count: Callable[[str], Counter[int]]
+    columns: Callable[[str], list[int]]  # a column per term of a text, -1 outside the vocabulary
     vocabulary: dict[str, int]
     settings: WordSettings | None  # None: an analyzer that cannot be saved as data
     idf: np.ndarray | None
@@ -263,7 +261,7 @@ class LinearTextModel:
             parts.append(
                 _Part(
                     name=str(name),
-                    count=_word_counter(settings, vocabulary)
+                    columns=_word_counter(settings, vocabulary)
                     if settings is not None
                     else _generic_counter(vectoriser.build_analyzer(), vocabulary),
                     vocabulary=vocabulary,
@@ -285,27 +283,26 @@ class LinearTextModel:
         return fast
 
     def transform(self, texts: Sequence[str]) -> Rows:
-        """The TF-IDF matrix (texts x features, float32), as the FeatureUnion would give it."""
-        lengths: list[int] = []
-        columns_found: list[int] = []
-        counts: list[int] = []
-        for text in texts:
-            size = 0
-            for part in self._parts:
-                found = part.count(text)  # only terms of the vocabulary
-                if part.offset:
-                    columns_found.extend([i + part.offset for i in found])
-                else:
-                    columns_found.extend(found)
-                counts.extend(found.values())
-                size += len(found)
-            lengths.append(size)
+        """The TF-IDF matrix (texts x features, float32), as the FeatureUnion would give it.
+        Every (text, column) of every term is one key; ``np.unique`` counts the keys, sorted
+        by text then column, as a CSR matrix holds them."""
         n = len(texts)
-        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        columns = np.asarray(columns_found, dtype=np.int32)
-        data = np.asarray(counts, dtype=np.float32)
-        order = np.argsort(rows * self.width + columns)  # each row's columns in order (unique)
-        rows, columns, data = rows[order], columns[order], data[order]
+        keys: list[np.ndarray] = []
+        for part in self._parts:
+            found: list[int] = []
+            lengths: list[int] = []
+            for text in texts:
+                columns_of = part.columns(text)
+                found += columns_of
+                lengths.append(len(columns_of))
+            column = np.asarray(found, dtype=np.int64)
+            row = np.repeat(np.arange(n, dtype=np.int64), lengths)
+            known = column >= 0
+            keys.append(row[known] * self.width + column[known] + part.offset)
+        unique, counted = np.unique(np.concatenate(keys), return_counts=True)
+        rows = unique // self.width
+        columns = (unique % self.width).astype(np.int32)
+        data = counted.astype(np.float32)
         for part in self._parts:
             if len(self._parts) == 1:
                 mine: slice | np.ndarray = slice(None)
@@ -326,7 +323,7 @@ class LinearTextModel:
                 values /= norms[rows[mine]].astype(np.float32)
             data[mine] = values
         pointers = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=pointers[1:])
+        np.cumsum(np.bincount(rows, minlength=n), out=pointers[1:])
         return Rows(data, columns, pointers, (n, self.width))
 
     def probabilities(self, matrix: Rows) -> np.ndarray:
@@ -445,7 +442,7 @@ class LinearTextModel:
                 parts.append(
                     _Part(
                         name=str(spec["name"]),
-                        count=_word_counter(settings, vocabulary),
+                        columns=_word_counter(settings, vocabulary),
                         vocabulary=vocabulary,
                         settings=settings,
                         idf=idf,
