@@ -202,3 +202,48 @@ def test_an_object_array_in_the_data_form_is_refused_not_unpickled() -> None:
             archive.writestr(name, content)
     with pytest.raises(ValueError):
         LinearTextModel.from_bytes(out.getvalue())
+
+
+def _fast_shipped() -> LinearTextModel:
+    fast = LinearTextModel.from_pipeline(_shipped().pipeline)
+    assert fast is not None
+    return fast
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_word_numbers_give_the_matrix_the_term_strings_give(data: st.DataObject) -> None:
+    """The batch path (word numbers, bigrams found by numpy) builds the same matrix as looking
+    every term string up: texts served by it and texts left to the analyzer, in one batch."""
+    import dataclasses
+
+    fast = _fast_shipped()
+    assert all(part.words is not None for part in fast._parts)
+    by_strings = LinearTextModel(
+        [dataclasses.replace(part, words=None) for part in fast._parts],
+        fast.coef,
+        fast._intercept,
+        fast.classes,
+    )
+    words = sorted({w for part in fast._parts for t in part.vocabulary for w in t.split(" ")})
+    vocabulary_text = st.lists(
+        st.one_of(st.sampled_from(words), st.sampled_from([" ", ". ", "x", "ñandú", "Ünï"])),
+        max_size=30,
+    ).map(" ".join)
+    texts = data.draw(st.lists(st.one_of(vocabulary_text, _WORDY), max_size=8))
+    got, want = fast.transform(texts), by_strings.transform(texts)
+    assert got.shape == want.shape
+    for a, b in zip(got[:3], want[:3], strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_no_bigram_spans_two_texts_of_a_batch() -> None:
+    fast = _fast_shipped()
+    part = fast._parts[0]
+    bigram = next(t for t in part.vocabulary if t.count(" ") == 1 and t.isascii())
+    first, second = bigram.split(" ")
+    apart = fast.transform([f"zz {first}", f"{second} zz"])
+    together = fast.transform([f"zz {first} {second} zz"])
+    column = part.vocabulary[bigram] + part.offset
+    assert column not in apart.indices.tolist()
+    assert column in together.indices.tolist()

@@ -122,30 +122,107 @@ _NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")  # a word character outside ASCI
 _DEFAULT_TOKENS = r"(?u)\b\w\w+\b"
 
 
-def ascii_terms(settings: WordSettings) -> Callable[[str], list[bytes] | None] | None:
+def ascii_words(settings: WordSettings) -> Callable[[str], list[bytes] | None] | None:
     r"""For the default token pattern and n-grams (1, 1) or (1, 2): a function giving a text's
-    terms as UTF-8 bytes, in the analyzer's order, when the preprocessed text has no word
-    character outside ASCII (most tickets, Spanish ones included once accents are stripped),
-    and None for other texts (which take the analyzer). None for other settings.
+    tokens as UTF-8 bytes, in order, when the preprocessed text has no word character outside
+    ASCII (most tickets, Spanish ones included once accents are stripped), and None for other
+    texts (which take the analyzer). None for other settings.
 
     For such texts the tokens ``\b\w\w+\b`` finds are exactly the maximal runs of ASCII
     letters, digits and underscores of two or more characters: a byte translate and ``split``
-    find them without the regex engine. Tested equal to scikit-learn's analyzer on generated
-    text (``tests/test_fastlinear.py``); training uses it too (``model._term_counts``)."""
+    find them without the regex engine."""
     low, high = settings.ngram_range
     if settings.token_pattern != _DEFAULT_TOKENS or low != 1 or high not in (1, 2):
         return None
     strip = settings.strip_accents
 
-    def terms(text: str) -> list[bytes] | None:
+    def words(text: str) -> list[bytes] | None:
         prepared = strip_accents(text.lower()) if strip else text.lower()
         if not prepared.isascii() and _NON_ASCII_WORD.search(prepared) is not None:
             return None
         data = prepared.encode("utf-8", "surrogatepass").translate(_WORD_BYTES)
-        words = [w for w in data.split() if len(w) > 1]
-        return words + list(map(b" ".join, itertools.pairwise(words))) if high == 2 else words
+        return [w for w in data.split() if len(w) > 1]
+
+    return words
+
+
+def ascii_terms(settings: WordSettings) -> Callable[[str], list[bytes] | None] | None:
+    """``ascii_words`` and, for n-grams (1, 2), the pairs of consecutive words: a text's terms
+    in the analyzer's order. Tested equal to scikit-learn's analyzer on generated text
+    (``tests/test_fastlinear.py``); training uses it too (``model._term_counts``)."""
+    words_of = ascii_words(settings)
+    if words_of is None:
+        return None
+    pairs = settings.ngram_range[1] == 2
+
+    def terms(text: str) -> list[bytes] | None:
+        words = words_of(text)
+        if words is None or not pairs:
+            return words
+        return words + list(map(b" ".join, itertools.pairwise(words)))
 
     return terms
+
+
+class WordIds:
+    """The word tokens of a vocabulary, numbered: a text becomes the list of its words' numbers
+    (-1 for a word no term holds), and numpy finds the columns of its unigrams and bigrams for
+    a whole batch at once, without building (and hashing) a string for every pair of words.
+    For the settings ``ascii_words`` serves; the texts it does not serve take ``columns``."""
+
+    def __init__(self, settings: WordSettings, vocabulary: dict[str, int]) -> None:
+        words_of = ascii_words(settings)
+        if words_of is None:
+            raise ValueError("settings that ascii_words does not serve")
+        self.words_of = words_of
+        numbers: dict[bytes, int] = {}
+        unigrams: list[tuple[int, int]] = []
+        bigrams: list[tuple[int, int, int]] = []
+        for term, column in vocabulary.items():
+            if not term.isascii():
+                continue  # only texts with non-ASCII words (the analyzer's) can hold it
+            parts = [numbers.setdefault(w, len(numbers)) for w in term.encode().split(b" ")]
+            if len(parts) == 1:
+                unigrams.append((parts[0], column))
+            elif len(parts) == 2:
+                bigrams.append((parts[0], parts[1], column))
+            else:
+                raise ValueError(f"term {term!r} is not a unigram or a bigram")
+        self.number = numbers.get
+        self.size = len(numbers)
+        self.unigram_column = np.full(self.size, -1, dtype=np.int64)
+        for number, column in unigrams:
+            self.unigram_column[number] = column
+        keys = np.asarray([a * self.size + b for a, b, _ in bigrams], dtype=np.int64)
+        order = np.argsort(keys)
+        self.bigram_keys = keys[order]
+        self.bigram_columns = np.asarray([c for _, _, c in bigrams], dtype=np.int64)[order]
+
+    def ids(self, text: str) -> list[int] | None:
+        """The numbers of the text's words, or None for a text ``ascii_words`` does not serve."""
+        words = self.words_of(text)
+        if words is None:
+            return None
+        return list(map(self.number, words, itertools.repeat(-1)))
+
+    def columns(self, ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, columns) of every unigram and bigram of the vocabulary in the word numbers
+        ``ids`` (texts one after another; ``rows``: the text of each word)."""
+        known = ids >= 0
+        uni = self.unigram_column[ids[known]]
+        uni_rows = rows[known]
+        found = uni >= 0
+        out_rows, out_columns = [uni_rows[found]], [uni[found]]
+        if len(self.bigram_keys) and len(ids) > 1:
+            first, second = ids[:-1], ids[1:]
+            pair = (rows[:-1] == rows[1:]) & (first >= 0) & (second >= 0)
+            keys = first[pair] * self.size + second[pair]
+            at = np.searchsorted(self.bigram_keys, keys)
+            at[at == len(self.bigram_keys)] = 0
+            hit = self.bigram_keys[at] == keys
+            out_rows.append(rows[:-1][pair][hit])
+            out_columns.append(self.bigram_columns[at[hit]])
+        return np.concatenate(out_rows), np.concatenate(out_columns)
 
 
 def _word_counter(settings: WordSettings, vocabulary: dict[str, int]) -> Callable[[str], list[int]]:
@@ -179,10 +256,18 @@ def _generic_counter(
     return columns
 
 
+def _word_ids(settings: WordSettings | None, vocabulary: dict[str, int]) -> WordIds | None:
+    """``WordIds`` for settings ``ascii_words`` serves; None otherwise."""
+    if settings is None or ascii_words(settings) is None:
+        return None
+    return WordIds(settings, vocabulary)
+
+
 @dataclass(frozen=True)
 class _Part:
     name: str
     columns: Callable[[str], list[int]]  # a column per term of a text, -1 outside the vocabulary
+    words: WordIds | None  # the batch path for the texts it serves (None: ``columns`` only)
     vocabulary: dict[str, int]
     settings: WordSettings | None  # None: an analyzer that cannot be saved as data
     idf: np.ndarray | None
@@ -264,6 +349,7 @@ class LinearTextModel:
                     columns=_word_counter(settings, vocabulary)
                     if settings is not None
                     else _generic_counter(vectoriser.build_analyzer(), vocabulary),
+                    words=_word_ids(settings, vocabulary),
                     vocabulary=vocabulary,
                     settings=settings,
                     idf=idf,
@@ -289,16 +375,30 @@ class LinearTextModel:
         n = len(texts)
         keys: list[np.ndarray] = []
         for part in self._parts:
-            found: list[int] = []
+            found: list[int] = []  # columns, of the texts ``part.words`` does not serve
             lengths: list[int] = []
+            numbers: list[int] = []  # word numbers, of the texts it serves
+            counts: list[int] = []
+            words = part.words
             for text in texts:
-                columns_of = part.columns(text)
-                found += columns_of
-                lengths.append(len(columns_of))
+                ids = words.ids(text) if words is not None else None
+                if ids is None:
+                    columns_of = part.columns(text)
+                    found += columns_of
+                    lengths.append(len(columns_of))
+                    counts.append(0)
+                else:
+                    numbers += ids
+                    counts.append(len(ids))
+                    lengths.append(0)
             column = np.asarray(found, dtype=np.int64)
             row = np.repeat(np.arange(n, dtype=np.int64), lengths)
             known = column >= 0
             keys.append(row[known] * self.width + column[known] + part.offset)
+            if words is not None and numbers:
+                word_rows = np.repeat(np.arange(n, dtype=np.int64), counts)
+                rows_of, columns_of_words = words.columns(np.asarray(numbers, np.int64), word_rows)
+                keys.append(rows_of * self.width + columns_of_words + part.offset)
         unique, counted = np.unique(np.concatenate(keys), return_counts=True)
         rows = unique // self.width
         columns = (unique % self.width).astype(np.int32)
@@ -443,6 +543,7 @@ class LinearTextModel:
                     _Part(
                         name=str(spec["name"]),
                         columns=_word_counter(settings, vocabulary),
+                        words=_word_ids(settings, vocabulary),
                         vocabulary=vocabulary,
                         settings=settings,
                         idf=idf,

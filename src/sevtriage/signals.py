@@ -286,6 +286,15 @@ def extract_signals(
 
     evidence: dict[str, list[Evidence]] = {}
     negated_all: list[Evidence] = []
+    if len(per_lexicon) == 1 and not redirected:
+        # One lexicon matched and nothing was redirected: every (signal, span) is listed once.
+        for ev in positive:
+            if (same := evidence.get(ev.signal)) is None:
+                evidence[ev.signal] = [ev]
+            else:
+                same.append(ev)
+        facts = {name: name in evidence for name in config.signal_names}
+        return SignalReport(facts=facts, evidence=evidence, negated=negated, language=lang)
     seen: set[tuple[str, str, int, int, bool]] = set()  # lexicons may match the same span
     for language_found in config.lexicons:
         if (found_lists := per_lexicon.get(language_found)) is None:
