@@ -7,7 +7,7 @@ import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,9 @@ from sevtriage.cli.options import no_model_option
 from sevtriage.io import dump_line
 from sevtriage.store import Store, database_url
 from sevtriage.store.export import reviewed_examples
+
+if TYPE_CHECKING:
+    from sevtriage.service.workers import ReloadChannel
 
 # How ``serve`` passes its options to worker processes (``--workers``), which build their own app.
 _WORKER_ENV = "SEVTRIAGE_SERVE_WORKER"
@@ -38,19 +41,24 @@ class ThreadLimit:
         await self.app(scope, receive, send)
 
 
-def build_app(no_model: bool, threads: int) -> ThreadLimit:
+def build_app(no_model: bool, threads: int, channel: ReloadChannel | None = None) -> ThreadLimit:
     """The service as ``serve`` runs it: rules, model and settings are loaded (and validated)
-    here, before the port is taken."""
-    from sevtriage.service.app import create_app
-    from sevtriage.triage import Triager
+    here, before the port is taken. ``channel``: the workers' reload channel (``--workers``)."""
+    from sevtriage.service.app import create_app, triager_loader
+    from sevtriage.service.settings import Settings
 
-    return ThreadLimit(create_app(triager=Triager() if no_model else None), threads)
+    settings = Settings.from_env()
+    loader = triager_loader(settings, model=not no_model)
+    return ThreadLimit(create_app(settings, loader=loader, channel=channel), threads)
 
 
 def worker_app() -> ThreadLimit:
-    """The app factory of each ``--workers`` process (``serve``'s options, in the environment)."""
+    """The app factory of each ``--workers`` process (``serve``'s options and the reload
+    channel, in the environment)."""
+    from sevtriage.service.workers import ReloadChannel
+
     no_model, threads = os.environ[_WORKER_ENV].split(",")
-    return build_app(no_model == "1", int(threads))
+    return build_app(no_model == "1", int(threads), ReloadChannel.from_env())
 
 
 @click.command()
@@ -98,7 +106,7 @@ def serve(
 
     Writes need a bearer token from SEVTRIAGE_API_TOKENS="name:token,...". The rules, model and
     SLA policies are loaded once at start (by each worker); the database schema is migrated at
-    start.
+    start. A reload (POST /v1/admin/reload, or SIGHUP to this process) reaches every worker.
     """
     import uvicorn
 
@@ -115,11 +123,16 @@ def serve(
     # Several processes: each builds its own app from the factory. The rules and model are
     # checked here first, in a child process, so a refused file is a clean error (exit 2) before
     # the port is taken, and this supervising process stays small.
+    # A reload in one worker reaches the others through a channel this process owns; SIGHUP
+    # here reloads the workers in place instead of replacing them (``service.workers``).
     _check_loads(no_model)
+    from sevtriage.service.workers import CHANNEL_ENV, ReloadChannel, run_supervised
+
     os.environ[_WORKER_ENV] = f"{int(no_model)},{threads}"
-    uvicorn.run(
-        "sevtriage.cli.service_commands:worker_app", factory=True, workers=workers, **options
-    )
+    with ReloadChannel.created() as channel:
+        os.environ[CHANNEL_ENV] = str(channel.path)
+        app = "sevtriage.cli.service_commands:worker_app"
+        run_supervised(uvicorn.Config(app, factory=True, workers=workers, **options), channel)
 
 
 def _check_loads(no_model: bool) -> None:

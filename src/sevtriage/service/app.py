@@ -8,7 +8,8 @@ Tests inject a clock (``now``), a triager or settings; production reads ``Settin
 
 Reloading: ``POST /v1/admin/reload`` or SIGHUP (when the server runs in the main thread, as
 ``sevtriage serve`` does) load the rules and model again from the same paths and swap them in;
-a refused load keeps the last good ones (see ``context.Reloader``).
+a refused load keeps the last good ones (see ``context.Reloader``). With a ``channel`` (each
+worker of ``serve --workers N``), a reload in one worker reaches the others (``service.workers``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from anyio import CapacityLimiter
 from fastapi import FastAPI
@@ -36,20 +38,27 @@ from sevtriage.service.startup import release_heap, settle_heap, warm_up
 from sevtriage.store import Store
 from sevtriage.triage import Triager, load_model
 
+if TYPE_CHECKING:
+    from sevtriage.service.workers import ReloadChannel
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def triager_loader(settings: Settings, like: Triager | None = None) -> Callable[[], Triager]:
+def triager_loader(
+    settings: Settings, like: Triager | None = None, *, model: bool = True
+) -> Callable[[], Triager]:
     """How the service builds (and rebuilds on reload) its triager.
 
     Without ``like``: the rules in ``settings.rules_dir`` (default ``$SEVTRIAGE_RULES_DIR`` or the
     bundled ``rules/``) and the model at ``settings.model_path`` (default ``$SEVTRIAGE_MODEL`` or
-    ``models/default.joblib``). With ``like`` (an injected triager): its rules folder and limits,
-    and the model at ``settings.model_path`` only if ``like`` has a model (``serve --no-model``
-    stays rules-only across reloads)."""
+    ``models/default.joblib``), or no model with ``model=False`` (``serve --no-model`` stays
+    rules-only across reloads). With ``like`` (an injected triager): its rules folder and limits,
+    and the model at ``settings.model_path`` only if ``like`` has a model."""
     if like is None:
+        if not model:
+            return lambda: Triager(settings.rules_dir)
         return lambda: Triager(settings.rules_dir, model=load_model(settings.model_path))
     rules_dir, with_model = like.config.directory, like.model is not None
     max_body_chars, chunk_size = like.max_body_chars, like.chunk_size
@@ -88,12 +97,17 @@ def create_app(
     now: Callable[[], datetime] = utc_now,
     triager: Triager | None = None,
     loader: Callable[[], Triager] | None = None,
+    channel: ReloadChannel | None = None,
 ) -> FastAPI:
     """The service. ``triager`` defaults to ``loader()``; ``loader`` (what a reload calls) to
     ``triager_loader(settings, triager)``; ``settings`` to the environment; ``now`` to the system
-    clock (UTC). Raises ``ConfigError``/``ModelError`` when the rules or model are refused."""
+    clock (UTC); ``channel``: the reload channel this worker shares with the others, if any
+    (with a ``loader``, not a ``triager``: its generation is read before the first load). Raises
+    ``ConfigError``/``ModelError`` when the rules or model are refused."""
     config = settings if settings is not None else Settings.from_env()
     build = loader if loader is not None else triager_loader(config, triager)
+    # Read before the first load: a reload asked for meanwhile is then done once more, not missed.
+    generation = channel.read().number if channel is not None else 0
 
     def load() -> Triager:
         return warm_up(build(), now)
@@ -105,6 +119,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store.open(config.database_url, background_checkpoints=True)
         stop_sighup: Callable[[], None] | None = None
+        stop_following: Callable[[], None] | None = None
         try:
             store.warm_up()
             ctx = ServiceContext(
@@ -118,10 +133,14 @@ def create_app(
             )
             reloader.start(ctx)
             stop_sighup = _on_sighup(reloader)
+            if channel is not None:
+                stop_following = channel.follow(generation, reloader.catch_up)
             settle_heap()
             yield
         finally:
             release_heap()
+            if stop_following is not None:
+                stop_following()
             if stop_sighup is not None:
                 stop_sighup()
             store.close()
@@ -132,7 +151,7 @@ def create_app(
         version="1",
         lifespan=lifespan,
     )
-    reloader = Reloader(app.state, load)
+    reloader = Reloader(app.state, load, channel, generation)
     app.state.settings = config
     app.state.metrics = metrics
     app.state.reloader = reloader

@@ -6,16 +6,21 @@ The context in service lives in one slot, ``app.state.ctx``. A request reads the
 in flight finishes on the triager it started with and never mixes two versions. A reload builds
 the new triager off to the side and then replaces the slot in one assignment (atomic in CPython):
 the request hot path takes no lock. Reloads themselves are serialised by the reloader's lock.
+
+Under ``serve --workers N`` each worker has its own reloader, tied to the workers' reload channel
+(``service.workers``): a reload of its own that succeeds asks the others to reload too, and it
+catches up with the reloads the others (or the supervisor's SIGHUP) asked for.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from anyio import CapacityLimiter
 
@@ -27,6 +32,9 @@ from sevtriage.service.sla_bridge import SlaBridge
 from sevtriage.service.startup import settle_heap
 from sevtriage.store import Store
 from sevtriage.triage import Triager
+
+if TYPE_CHECKING:
+    from sevtriage.service.workers import Generation, ReloadChannel
 
 # uvicorn's general-purpose logger: configured by ``sevtriage serve``, so reloads show in its log.
 log = logging.getLogger("uvicorn.error")
@@ -82,15 +90,31 @@ class ReloadRefused(SevtriageError):
 
 class Reloader:
     """Rebuilds the triager with ``loader`` and swaps the service onto it, or keeps the last
-    good one and remembers why not (``last_error``, cleared by the next successful reload)."""
+    good one and remembers why not (``last_error``, cleared by the next successful reload).
 
-    def __init__(self, slot: Slot, loader: Callable[[], Triager]) -> None:
+    With a ``channel`` (one of several workers), ``generation`` is the channel's generation whose
+    files this process has loaded (read before its first load)."""
+
+    def __init__(
+        self,
+        slot: Slot,
+        loader: Callable[[], Triager],
+        channel: ReloadChannel | None = None,
+        generation: int = 0,
+    ) -> None:
         self._slot = slot
         self._loader = loader
         self._lock = threading.Lock()
+        self._channel = channel
+        self._generation = generation
         self.loaded_at: datetime | None = None
         self.reloads = 0
         self.last_error: dict[str, Any] | None = None
+
+    @property
+    def generation(self) -> int | None:
+        """The workers' reload generation this process has taken (None: no other workers)."""
+        return self._generation if self._channel is not None else None
 
     def start(self, ctx: ServiceContext) -> None:
         """Put the first context in service (at app start)."""
@@ -99,35 +123,63 @@ class Reloader:
 
     def reload(self, trigger: str) -> dict[str, Any]:
         """Load rules, model and SLA policies again; on success serve them from the next request
-        on and answer the versions before and after. Raises ``ReloadRefused`` otherwise."""
+        on (and ask the other workers to reload), and answer the versions before and after.
+        Raises ``ReloadRefused`` otherwise."""
         with self._lock:
-            old = self._slot.ctx
-            started = old.now()
+            answer = self._swap(trigger)
+            if self._channel is not None:
+                self._announce(self._channel, trigger)
+            answer |= {"pid": os.getpid(), "generation": self.generation}
+        # The replaced triager's garbage is collected here, or by the next settle if a request
+        # in flight still holds it.
+        settle_heap()
+        return answer
+
+    def catch_up(self, generation: Generation) -> None:
+        """Reload because the workers' generation moved to ``generation`` (another worker
+        reloaded, or the supervisor got SIGHUP); nothing to do where this process has already
+        loaded at or after it. A refusal goes to the log and ``status()``, as a SIGHUP's."""
+        with self._lock:
+            if generation.number <= self._generation:
+                return
             try:
-                triager = self._loader()
-            except (ConfigError, ModelError) as exc:
-                raise self._refused(old, started, trigger, exc) from exc
-            except Exception as exc:  # a bug must not take the service down: keep serving
-                log.exception("sevtriage: reload (%s) failed unexpectedly", trigger)
-                raise self._refused(old, started, trigger, exc) from exc
-            new = old.with_triager(triager)
-            self._slot.ctx = new
-            self.loaded_at, self.last_error = started, None
-            self.reloads += 1
+                self._swap(f"{generation.cause}, generation {generation.number}")
+            except ReloadRefused:
+                return  # already logged and kept as ``last_error``
+            self._generation = generation.number
+        settle_heap()
+
+    def _swap(self, trigger: str) -> dict[str, Any]:
+        """Under the lock: load, and put the new triager in service or raise ``ReloadRefused``."""
+        old = self._slot.ctx
+        started = old.now()
+        try:
+            triager = self._loader()
+        except (ConfigError, ModelError) as exc:
+            raise self._refused(old, started, trigger, exc) from exc
+        except Exception as exc:  # a bug must not take the service down: keep serving
+            log.exception("sevtriage: reload (%s) failed unexpectedly", trigger)
+            raise self._refused(old, started, trigger, exc) from exc
+        new = old.with_triager(triager)
+        self._slot.ctx = new
+        self.loaded_at, self.last_error = started, None
+        self.reloads += 1
         changed = sorted(k for k, v in new.versions.items() if old.versions.get(k) != v)
         log.info("sevtriage: reloaded (%s): %s", trigger, _describe(new.versions))
-        answer = {
+        return {
             "status": "reloaded",
             "versions": new.versions,
             "previous": old.versions,
             "changed": changed,
             "loaded_at": started.isoformat(),
         }
-        # The replaced triager's garbage is collected here, or by the next settle if a request
-        # in flight still holds it.
-        del old, new, triager
-        settle_heap()
-        return answer
+
+    def _announce(self, channel: ReloadChannel, trigger: str) -> None:
+        """Under the lock, after a reload of this process's own: ask the others to follow."""
+        try:
+            self._generation = channel.bump(f"{trigger} in worker [{os.getpid()}]")
+        except (ConfigError, OSError) as exc:
+            log.error("sevtriage: reloaded, but the other workers could not be told: %s", exc)
 
     def _refused(
         self, old: ServiceContext, at: datetime, trigger: str, error: Exception
@@ -150,8 +202,11 @@ class Reloader:
             return  # already logged and kept as ``last_error``
 
     def status(self) -> dict[str, Any]:
-        """The versions in service, when they were loaded, and the last refused reload."""
+        """The versions in service, when they were loaded, and the last refused reload; which
+        process answers, and the workers' reload generation it has taken (None: single process)."""
         return {
+            "pid": os.getpid(),
+            "generation": self.generation,
             "versions": self._slot.ctx.versions,
             "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
             "reloads": self.reloads,
