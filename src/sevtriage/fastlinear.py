@@ -590,14 +590,18 @@ def top_terms(
         kept = best[weights[best] > 0]
         chosen_names = [names[i] for i in matrix.indices[kept].tolist()]
         return [list(zip(chosen_names, weights[kept].tolist(), strict=True))]
-    lengths = np.diff(matrix.indptr)
-    rows = np.repeat(np.arange(n), lengths)
+    rows = np.repeat(np.arange(n), np.diff(matrix.indptr))
     top = np.argmax(proba, axis=1)
     weights = coef[top[rows], matrix.indices] * matrix.data
+    positive = np.flatnonzero(weights > 0)  # only these can be chosen: rank them alone
+    rows, weights, columns = rows[positive], weights[positive], matrix.indices[positive]
     order = np.lexsort((-weights, rows))
-    rank = np.arange(len(rows)) - np.repeat(matrix.indptr[:-1], lengths)
-    chosen = order[(rank < top_k) & (weights[order] > 0)]
-    picked = [names[i] for i in matrix.indices[chosen].tolist()]
+    per_row = np.bincount(rows, minlength=n)
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(per_row[:-1], out=starts[1:])
+    rank = np.arange(len(rows)) - np.repeat(starts, per_row)
+    chosen = order[rank < top_k]
+    picked = [names[i] for i in columns[chosen].tolist()]
     picked_weights = weights[chosen].tolist()
     terms: list[list[tuple[str, float]]] = []
     start = 0
