@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,7 @@ def _row(name: str, value: Any, unit: str, target: str, met: bool | None) -> tup
 
 def table(figures: dict[str, Any]) -> list[tuple[str, ...]]:
     f = figures
+    rounds = f.get("cli_to_bare_ratio_rounds") or [f["cli_to_bare_ratio"]]
     rows = [
         _row(
             "classify, 1 core, end-to-end (CLI)",
@@ -74,11 +76,11 @@ def table(figures: dict[str, Any]) -> list[tuple[str, ...]]:
         _row("  the same in-process", f["inprocess_tickets_per_s"], "tickets/s", "", None),
         _row("  bare vectoriser + predict", f["bare_model_texts_per_s"], "texts/s", "", None),
         _row(
-            "  ratio end-to-end / bare model",
-            f["cli_to_bare_ratio"],
+            "  ratio end-to-end / bare model: best runs (each round)",
+            f"{f['cli_to_bare_ratio']} ({', '.join(map(str, rounds))})",
             "",
-            ">= 0.5",
-            f["cli_to_bare_ratio"] >= 0.5,
+            ">= 0.5 (median round)",
+            statistics.median(rounds) >= 0.5,
         ),
         _row(
             "single ticket in-process p50 / p99",
