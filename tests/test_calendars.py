@@ -285,3 +285,14 @@ def test_deadline_is_the_same_instant_whatever_zone_the_creation_is_given_in(
     shifted = add_open_time(cal, where, start.astimezone(ZoneInfo(other)), duration)
     assert shifted == reference
     assert shifted.isoformat() == reference.isoformat()  # printed in the account's zone
+
+
+def test_supported_countries_are_the_ones_holidays_lists() -> None:
+    """Read from the registry (no module imported per country), the same codes as
+    ``holidays.list_supported_countries`` gives by importing them all."""
+    import holidays
+
+    from sevtriage.calendars import supported_countries
+
+    assert supported_countries() == frozenset(holidays.list_supported_countries())
+    assert {"MX", "ES", "MEX"} <= supported_countries()
