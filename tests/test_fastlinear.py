@@ -11,7 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sevtriage.fastlinear import LinearTextModel, WordSettings, _word_counter
+from sevtriage.fastlinear import (
+    _NON_ASCII_WORD,
+    LinearTextModel,
+    WordSettings,
+    _generic_counter,
+    ascii_terms,
+    strip_accents,
+)
 from sevtriage.importers import read_labelled
 from sevtriage.model import SeverityModel, build_pipeline, model_text, texts_and_labels
 from sevtriage.modelfile import ServedModel, default_model_path
@@ -82,8 +89,6 @@ def test_other_pipeline_shapes_keep_scikit_learn(repo: Path) -> None:
 def test_strip_accents_is_scikit_learns(text: str) -> None:
     from sklearn.feature_extraction.text import strip_accents_unicode
 
-    from sevtriage.fastlinear import strip_accents
-
     assert strip_accents(text) == strip_accents_unicode(text)
 
 
@@ -98,21 +103,24 @@ _WORDY = st.text(
 
 @settings(max_examples=500, deadline=None)
 @given(_WORDY)
-def test_the_vocabulary_columns_are_the_terms_scikit_learn_finds(text: str) -> None:
-    """Bytes path (no word character outside ASCII) and analyzer path alike: the vocabulary
-    column of each term scikit-learn's analyzer gives, in its order."""
+def test_the_terms_and_columns_are_the_ones_scikit_learn_finds(text: str) -> None:
+    """The bytes path (``ascii_terms``, what training and ``WordIds`` use) gives scikit-learn's
+    terms in its order wherever it applies (no word character outside ASCII); the analyzer path
+    gives the vocabulary column of each of them, -1 outside it."""
     vectoriser = _shipped().pipeline.named_steps["features"].transformer_list[0][1]
-    vocabulary = dict(vectoriser.vocabulary_)
-    terms = vectoriser.build_analyzer()(text)
-    shipped = _word_counter(WordSettings.of(vectoriser), vocabulary)  # type: ignore[arg-type]
-    assert shipped(text) == [vocabulary.get(t, -1) for t in terms]  # -1: not in the vocabulary
-    # every term of this text in the vocabulary, so a wrong token cannot hide as "unknown"
-    for term in terms:
-        vocabulary.setdefault(term, len(vocabulary))
     settings = WordSettings.of(vectoriser)
     assert settings is not None
-    columns = _word_counter(settings, vocabulary)
-    assert columns(text) == [vocabulary[t] for t in terms]
+    terms = vectoriser.build_analyzer()(text)
+    by_bytes = ascii_terms(settings)
+    assert by_bytes is not None
+    fast = by_bytes(text)
+    if fast is not None:
+        assert [t.decode("utf-8", "surrogatepass") for t in fast] == terms
+    else:  # only texts with a word character outside ASCII (once lowered, accents stripped)
+        assert _NON_ASCII_WORD.search(strip_accents(text.lower())) is not None
+    vocabulary = dict(vectoriser.vocabulary_)
+    columns = _generic_counter(settings.analyzer(), vocabulary)
+    assert columns(text) == [vocabulary.get(t, -1) for t in terms]
 
 
 def test_the_shipped_model_is_served_from_its_data_form_with_the_pipelines_answers(

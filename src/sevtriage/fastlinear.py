@@ -225,29 +225,12 @@ class WordIds:
         return np.concatenate(out_rows), np.concatenate(out_columns)
 
 
-def _word_counter(settings: WordSettings, vocabulary: dict[str, int]) -> Callable[[str], list[int]]:
-    """The vocabulary column of each term of a text (-1 for a term outside it), for word
-    settings: ``ascii_terms`` looked up in a bytes copy of the vocabulary where it applies,
-    else the analyzer. Counting is left to ``LinearTextModel.transform`` (numpy, per batch)."""
-    by_analyzer = _generic_counter(settings.analyzer(), vocabulary)
-    fast = ascii_terms(settings)
-    if fast is None:
-        return by_analyzer
-    lookup_bytes = {k.encode("ascii"): v for k, v in vocabulary.items() if k.isascii()}.get
-
-    def columns(text: str) -> list[int]:
-        terms = fast(text)
-        if terms is None:
-            return by_analyzer(text)
-        return list(map(lookup_bytes, terms, itertools.repeat(-1)))
-
-    return columns
-
-
 def _generic_counter(
     analyzer: Callable[[str], list[str]], vocabulary: dict[str, int]
 ) -> Callable[[str], list[int]]:
-    """The vocabulary column of each term ``analyzer`` finds in a text (-1: not in it)."""
+    """The vocabulary column of each term ``analyzer`` finds in a text (-1: not in it): the
+    path of the texts ``WordIds`` does not serve (word characters outside ASCII), and of
+    analyzers that cannot be saved as data."""
     lookup = vocabulary.get
 
     def columns(text: str) -> list[int]:
@@ -267,7 +250,7 @@ def _word_ids(settings: WordSettings | None, vocabulary: dict[str, int]) -> Word
 class _Part:
     name: str
     columns: Callable[[str], list[int]]  # a column per term of a text, -1 outside the vocabulary
-    words: WordIds | None  # the batch path for the texts it serves (None: ``columns`` only)
+    words: WordIds | None  # the path of the texts it serves (None: ``columns`` for every text)
     vocabulary: dict[str, int]
     settings: WordSettings | None  # None: an analyzer that cannot be saved as data
     idf: np.ndarray | None
@@ -346,9 +329,10 @@ class LinearTextModel:
             parts.append(
                 _Part(
                     name=str(name),
-                    columns=_word_counter(settings, vocabulary)
-                    if settings is not None
-                    else _generic_counter(vectoriser.build_analyzer(), vocabulary),
+                    columns=_generic_counter(
+                        settings.analyzer() if settings else vectoriser.build_analyzer(),
+                        vocabulary,
+                    ),
                     words=_word_ids(settings, vocabulary),
                     vocabulary=vocabulary,
                     settings=settings,
@@ -542,7 +526,7 @@ class LinearTextModel:
                 parts.append(
                     _Part(
                         name=str(spec["name"]),
-                        columns=_word_counter(settings, vocabulary),
+                        columns=_generic_counter(settings.analyzer(), vocabulary),
                         words=_word_ids(settings, vocabulary),
                         vocabulary=vocabulary,
                         settings=settings,
