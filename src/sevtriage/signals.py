@@ -315,8 +315,10 @@ def extract_signals(
 def extract_many(
     tickets: Sequence[tuple[str, str, str | None]], config: RulesConfig
 ) -> list[SignalReport]:
-    """``extract_signals`` of each (subject, body, language) of a batch, with the prefilter run
-    over the batch one RE2 set at a time (``Prefilter.candidates_of_many``). Same reports."""
+    """``extract_signals`` of each (subject, body, language) of a batch, the same reports. The
+    quote gate, the prefilter's sets and each exact pattern run over the whole batch one RE2
+    automaton at a time (between two tickets, the rest of triage evicts them from the CPU's
+    caches); then each ticket's matches are filed as ``extract_signals`` files them."""
     folds = [fold(f"{subject}\n{body}" if subject else body) for subject, body, _ in tickets]
     datas = [stand_in_bytes(folded) for folded in folds]
     gate = config.quote_prefilter
