@@ -12,7 +12,7 @@ reloads when it has moved; a worker that refuses the files keeps its last good v
 records why (``last_reload_error``), as for any reload. A refused reload does not move it.
 
 uvicorn's own supervisor answers SIGHUP by starting new worker processes: that costs a full load
-per worker (the model, about 260 MB each), and a replacement that refuses a corrupt file never
+per worker (a new process of about 120 MB each), and a replacement that refuses a corrupt file never
 starts, so the workers' state says nothing of it. ``InPlaceReloads`` keeps the processes.
 
 Writes replace the file in one rename (a reader sees the old number or the new one, never half)
