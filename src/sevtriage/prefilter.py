@@ -352,13 +352,7 @@ class Prefilter:
 
     def candidates_in(self, data: bytes) -> list[int]:
         """``candidates`` of the text whose ``stand_in_bytes`` is ``data``."""
-        hits = list(self.always)
-        for regex_set, positions in self._sets:
-            matched = regex_set.Match(data)  # None when nothing matches
-            if matched:
-                hits.extend(positions[i] for i in matched)
-        hits.sort()
-        return hits
+        return self.candidates_of_many((data,))[0]
 
     def candidates_of_many(self, datas: Sequence[bytes]) -> list[list[int]]:
         """``candidates_in`` of each text of a batch, one set at a time over the whole batch: a
@@ -368,7 +362,7 @@ class Prefilter:
         for regex_set, positions in self._sets:
             match = regex_set.Match
             for found, data in zip(hits, datas, strict=True):
-                matched = match(data)
+                matched = match(data)  # None when nothing matches
                 if matched:
                     found.extend(positions[i] for i in matched)
         for found in hits:
@@ -407,7 +401,3 @@ class Gate:
         if self._set is not None and (matched := self._set.Match(data)):
             found.update(self._in_set[i] for i in matched)
         return found
-
-    def candidates_of_many(self, datas: Sequence[bytes]) -> list[set[str] | None]:
-        """``candidates`` of each text of a batch (the set's automaton stays in cache)."""
-        return [self.candidates(data) for data in datas]

@@ -218,9 +218,10 @@ def extract_signals(
     ``language`` forces the explanation language; otherwise it is detected from the text.
     Evidence offsets are relative to the field (``subject`` or ``body``) they were found in.
     Only the patterns the prefilter names are run; they come in scan order (lexicon, signal,
-    pattern), so the evidence is listed in that order. ``scanned`` (the text ``_fold_for_scan``)
-    and ``candidates`` (the prefilter's answer for it): when the caller has them already
-    (``extract_many`` prepares a whole batch).
+    pattern), so the evidence is listed in that order. When the caller has them already
+    (``extract_many`` prepares a whole batch): ``scanned``, the text's ``_fold_for_scan``;
+    ``candidates``, the prefilter's answer for it; ``found_by``, the spans of some of the
+    candidate patterns (the others are scanned here).
     """
     original = f"{subject}\n{body}" if subject else body
     body_offset = len(subject) + 1 if subject else 0
@@ -286,15 +287,6 @@ def extract_signals(
 
     evidence: dict[str, list[Evidence]] = {}
     negated_all: list[Evidence] = []
-    if len(per_lexicon) == 1 and not redirected:
-        # One lexicon matched and nothing was redirected: every (signal, span) is listed once.
-        for ev in positive:
-            if (same := evidence.get(ev.signal)) is None:
-                evidence[ev.signal] = [ev]
-            else:
-                same.append(ev)
-        facts = {name: name in evidence for name in config.signal_names}
-        return SignalReport(facts=facts, evidence=evidence, negated=negated, language=lang)
     seen: set[tuple[str, str, int, int, bool]] = set()  # lexicons may match the same span
     for language_found in config.lexicons:
         if (found_lists := per_lexicon.get(language_found)) is None:
@@ -322,7 +314,8 @@ def extract_many(
     folds = [fold(f"{subject}\n{body}" if subject else body) for subject, body, _ in tickets]
     datas = [stand_in_bytes(folded) for folded in folds]
     gate = config.quote_prefilter
-    quoted = gate.candidates_of_many(datas) if gate is not None else [None] * len(datas)
+    # The quote gate over the whole batch first (its automaton stays in cache meanwhile).
+    quoted = [gate.candidates(d) for d in datas] if gate is not None else [None] * len(datas)
     scans = [
         _blank_quotes(folded, data, config, maybe)
         for folded, data, maybe in zip(folds, datas, quoted, strict=True)
