@@ -255,3 +255,29 @@ def test_no_bigram_spans_two_texts_of_a_batch() -> None:
     column = part.vocabulary[bigram] + part.offset
     assert column not in apart.indices.tolist()
     assert column in together.indices.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_one_text_takes_its_own_path_to_the_batchs_exact_bits(data: st.DataObject) -> None:
+    """A batch of one text is counted in Python and its scores summed by numpy's reduction
+    (``_counts_of_one``, ``probabilities``): the same matrix and the same probabilities, bit
+    for bit, as the text gets inside a batch (where it is counted by ``np.unique`` and summed by
+    ``bincount``), so the service and ``classify`` agree exactly."""
+    fast = _fast_shipped()
+    words = sorted({w for part in fast._parts for t in part.vocabulary for w in t.split(" ")})
+    vocabulary_text = st.lists(
+        st.one_of(st.sampled_from(words), st.sampled_from([" ", ". ", "x", "ñandú", "Ünï"])),
+        max_size=200,
+    ).map(" ".join)
+    texts = data.draw(st.lists(st.one_of(vocabulary_text, _WORDY), min_size=2, max_size=6))
+    batch = fast.transform(texts)
+    batch_proba = fast.probabilities(batch)
+    for i, text in enumerate(texts):
+        one = fast.transform([text])
+        start, end = batch.indptr[i], batch.indptr[i + 1]
+        assert one.indices.dtype == batch.indices.dtype and one.data.dtype == batch.data.dtype
+        assert np.array_equal(one.indices, batch.indices[start:end])
+        assert np.array_equal(one.data, batch.data[start:end])
+        assert np.array_equal(one.indptr, [0, end - start])
+        assert np.array_equal(fast.probabilities(one)[0], batch_proba[i])

@@ -22,6 +22,7 @@ import json
 import re
 import unicodedata
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -197,6 +198,9 @@ class WordIds:
         order = np.argsort(keys)
         self.bigram_keys = keys[order]
         self.bigram_columns = np.asarray([c for _, _, c in bigrams], dtype=np.int64)[order]
+        # The same tables as Python objects, for one text (``columns_of_one``).
+        self._unigram_of: list[int] = self.unigram_column.tolist()
+        self._bigram_of = {a * self.size + b: column for a, b, column in bigrams}
 
     def ids(self, text: str) -> list[int] | None:
         """The numbers of the text's words, or None for a text ``ascii_words`` does not serve."""
@@ -223,6 +227,21 @@ class WordIds:
             out_rows.append(rows[:-1][pair][hit])
             out_columns.append(self.bigram_columns[at[hit]])
         return np.concatenate(out_rows), np.concatenate(out_columns)
+
+    def columns_of_one(self, ids: list[int]) -> list[int]:
+        """The columns of the unigrams, then the bigrams, of the vocabulary in one text's word
+        numbers: what ``columns`` finds for a batch of that text alone, in plain Python (for one
+        ticket, numpy's fixed cost per call is most of the work)."""
+        unigram_of = self._unigram_of
+        found = [column for i in ids if i >= 0 and (column := unigram_of[i]) >= 0]
+        if self._bigram_of and len(ids) > 1:
+            size, bigram_of = self.size, self._bigram_of.get
+            found += [
+                column
+                for a, b in itertools.pairwise(ids)
+                if a >= 0 and b >= 0 and (column := bigram_of(a * size + b, -1)) >= 0
+            ]
+        return found
 
 
 def _generic_counter(
@@ -357,6 +376,11 @@ class LinearTextModel:
         Every (text, column) of every term is one key; ``np.unique`` counts the keys, sorted
         by text then column, as a CSR matrix holds them."""
         n = len(texts)
+        if n == 1:
+            columns, data = self._counts_of_one(texts[0])
+            rows = np.zeros(len(columns), dtype=np.int64)
+            self._weigh(rows, columns, data, 1)
+            return Rows(data, columns, np.array([0, len(columns)]), (1, self.width))
         keys: list[np.ndarray] = []
         for part in self._parts:
             found: list[int] = []  # columns, of the texts ``part.words`` does not serve
@@ -387,6 +411,30 @@ class LinearTextModel:
         rows = unique // self.width
         columns = (unique % self.width).astype(np.int32)
         data = counted.astype(np.float32)
+        self._weigh(rows, columns, data, n)
+        pointers = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=pointers[1:])
+        return Rows(data, columns, pointers, (n, self.width))
+
+    def _counts_of_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """``transform``'s columns and counts for a batch of one text, counted in Python: for
+        one ticket the batch path's two dozen numpy calls cost more than counting the terms."""
+        found: list[int] = []
+        for part in self._parts:
+            words = part.words
+            ids = None if words is None else words.ids(text)
+            if words is None or ids is None:
+                columns = [c for c in part.columns(text) if c >= 0]
+            else:
+                columns = words.columns_of_one(ids)
+            found += [c + part.offset for c in columns] if part.offset else columns
+        counted = Counter(found)
+        keys = sorted(counted)
+        counts = [counted[k] for k in keys]
+        return np.array(keys, dtype=np.int32), np.array(counts, dtype=np.float32)
+
+    def _weigh(self, rows: np.ndarray, columns: np.ndarray, data: np.ndarray, n: int) -> None:
+        """Turn the counts ``data`` into each part's TF-IDF values, in place."""
         for part in self._parts:
             if len(self._parts) == 1:
                 mine: slice | np.ndarray = slice(None)
@@ -406,9 +454,6 @@ class LinearTextModel:
                 norms[norms == 0.0] = 1.0
                 values /= norms[rows[mine]].astype(np.float32)
             data[mine] = values
-        pointers = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n), out=pointers[1:])
-        return Rows(data, columns, pointers, (n, self.width))
 
     def probabilities(self, matrix: Rows) -> np.ndarray:
         """Softmax of the linear scores, as multinomial ``LogisticRegression.predict_proba``.
@@ -416,11 +461,17 @@ class LinearTextModel:
         for one ticket that costs more than the arithmetic. scipy sums in float32; the two agree
         to about 1e-7, well inside the tolerance checked at load."""
         n = matrix.shape[0]
-        rows = np.repeat(np.arange(n), np.diff(matrix.indptr))
         weighted = self._coef_t[matrix.indices] * matrix.data[:, None]
-        scores = np.empty((n, self._coef_t.shape[1]))
-        for k in range(self._coef_t.shape[1]):
-            scores[:, k] = np.bincount(rows, weights=weighted[:, k], minlength=n)
+        scores: np.ndarray
+        if n == 1:
+            # Down the rows one after another, as ``bincount`` adds (numpy reduces a C-ordered
+            # array's first axis a row at a time); tested bit-identical to the batch path.
+            scores = weighted.sum(axis=0, dtype=np.float64, keepdims=True)
+        else:
+            rows = np.repeat(np.arange(n), np.diff(matrix.indptr))
+            scores = np.empty((n, self._coef_t.shape[1]))
+            for k in range(self._coef_t.shape[1]):
+                scores[:, k] = np.bincount(rows, weights=weighted[:, k], minlength=n)
         scores += self._intercept
         scores -= scores.max(axis=1, keepdims=True)
         np.exp(scores, out=scores)
