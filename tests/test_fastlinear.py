@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from sevtriage.fastlinear import (
     _NON_ASCII_WORD,
+    PYTHON_WORDS,
     LinearTextModel,
     WordSettings,
     _generic_counter,
@@ -281,3 +283,24 @@ def test_one_text_takes_its_own_path_to_the_batchs_exact_bits(data: st.DataObjec
         assert np.array_equal(one.data, batch.data[start:end])
         assert np.array_equal(one.indptr, [0, end - start])
         assert np.array_equal(fast.probabilities(one)[0], batch_proba[i])
+
+
+@pytest.mark.parametrize("words", [PYTHON_WORDS - 1, PYTHON_WORDS + 1, 40 * PYTHON_WORDS])
+def test_a_text_alone_is_counted_as_in_a_batch_on_either_side_of_the_python_limit(
+    words: int,
+) -> None:
+    """Short texts alone are counted in Python, long ones by numpy: both give the batch's bits
+    (with bigrams that only the pairs of words make, and words outside the vocabulary)."""
+    fast = _fast_shipped()
+    part = fast._parts[0]
+    bigrams = sorted(t for t in part.vocabulary if t.count(" ") == 1 and t.isascii())[:50]
+    tokens = " ".join(bigrams + ["zzqx"] * 10).split(" ")
+    text = " ".join(itertools.islice(itertools.cycle(tokens), words))
+    batch = fast.transform(["otra cosa", text])
+    one = fast.transform([text])
+    start, end = batch.indptr[1], batch.indptr[2]
+    assert np.array_equal(one.indices, batch.indices[start:end])
+    assert np.array_equal(one.data, batch.data[start:end])
+    assert np.array_equal(fast.probabilities(one)[0], fast.probabilities(batch)[1])
+    found = {fast.feature_names()[c].partition("__")[2] for c in one.indices.tolist()}
+    assert set(bigrams[: words // 3]) & found  # the bigrams were counted

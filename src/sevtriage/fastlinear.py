@@ -280,6 +280,11 @@ class _Part:
     width: int
 
 
+# A text of up to this many words is counted in Python when it is alone, a longer one by numpy
+# (``LinearTextModel._counts_of_one``): the two cost the same at about 75 words (measured).
+PYTHON_WORDS = 80
+
+
 class Rows(NamedTuple):
     """A CSR matrix's arrays (what scipy's ``csr_matrix`` holds) without building one: for a
     single ticket, building and validating a scipy matrix costs more than the arithmetic."""
@@ -417,21 +422,33 @@ class LinearTextModel:
         return Rows(data, columns, pointers, (n, self.width))
 
     def _counts_of_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """``transform``'s columns and counts for a batch of one text, counted in Python: for
-        one ticket the batch path's two dozen numpy calls cost more than counting the terms."""
-        found: list[int] = []
+        """``transform``'s columns and counts for a batch of one text. Up to ``PYTHON_WORDS``
+        words the terms are found and counted in Python: for a short ticket the batch path's two
+        dozen numpy calls cost more than the counting. Longer texts take numpy (``columns``,
+        ``np.unique``) as in a batch."""
+        short: list[int] = []
+        long: list[np.ndarray] = []
         for part in self._parts:
             words = part.words
             ids = None if words is None else words.ids(text)
             if words is None or ids is None:
                 columns = [c for c in part.columns(text) if c >= 0]
-            else:
+            elif len(ids) <= PYTHON_WORDS:
                 columns = words.columns_of_one(ids)
-            found += [c + part.offset for c in columns] if part.offset else columns
-        counted = Counter(found)
-        keys = sorted(counted)
-        counts = [counted[k] for k in keys]
-        return np.array(keys, dtype=np.int32), np.array(counts, dtype=np.float32)
+            else:
+                numbers = np.asarray(ids, dtype=np.int64)
+                _, found = words.columns(numbers, np.zeros(len(numbers), dtype=np.int64))
+                long.append(found + part.offset)
+                continue
+            short += [c + part.offset for c in columns] if part.offset else columns
+        if long:
+            everything = np.concatenate([*long, np.asarray(short, dtype=np.int64)])
+            keys, counted = np.unique(everything, return_counts=True)
+            return keys.astype(np.int32), counted.astype(np.float32)
+        tally = Counter(short)
+        keys_in_order = sorted(tally)
+        counts = [tally[k] for k in keys_in_order]
+        return np.array(keys_in_order, dtype=np.int32), np.array(counts, dtype=np.float32)
 
     def _weigh(self, rows: np.ndarray, columns: np.ndarray, data: np.ndarray, n: int) -> None:
         """Turn the counts ``data`` into each part's TF-IDF values, in place."""
