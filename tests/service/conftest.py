@@ -32,6 +32,19 @@ AGENT = {"Authorization": "Bearer tok-agent-ana-123"}
 BOT = {"Authorization": "Bearer tok-intake-bot-456"}
 
 
+def spanish_p1_ticket(ticket_id: str, **fields: Any) -> dict[str, Any]:
+    """A Business+ ticket (Mexico City) whose body the rules read as P1, with ``fields`` over it."""
+    return {
+        "id": ticket_id,
+        "subject": "La bandeja no carga",
+        "body": "Nadie del equipo puede entrar desde las 9:00. No hay alternativa.",
+        "plan": "business_plus",
+        "timezone": "America/Mexico_City",
+        "country": "MX",
+        **fields,
+    }
+
+
 @dataclass
 class Clock:
     """The service's clock: an aware instant the test moves forward."""

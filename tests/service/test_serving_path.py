@@ -32,21 +32,13 @@ from sevtriage.store import NewDecision, NewTicket, Store
 from sevtriage.store.checkpoints import WAL_AUTOCHECKPOINT
 from sevtriage.store.store import _COMPILED
 from sevtriage.triage import Triager, load_model
-from tests.service.conftest import BOT, TOKENS, Clock, Server, running
+from tests.service.conftest import BOT, TOKENS, Clock, Server, running, spanish_p1_ticket
 
 RESPONSE_MODEL = TypeAdapter(dict[str, Any])  # what FastAPI serialised the answers with
 
 
 def _ticket(n: int, **fields: Any) -> dict[str, Any]:
-    return {
-        "id": f"S-{n}",
-        "subject": "La bandeja no carga",
-        "body": "Nadie del equipo puede entrar desde las 9:00. No hay alternativa.",
-        "plan": "business_plus",
-        "timezone": "America/Mexico_City",
-        "country": "MX",
-        **fields,
-    }
+    return spanish_p1_ticket(f"S-{n}", **fields)
 
 
 # --- POST /v1/tickets: its own bytes, the response model's schema ----------------------------

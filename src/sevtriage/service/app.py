@@ -5,6 +5,8 @@ serve`` refuses a broken rules file or model with a clean error before it takes 
 database is opened (and migrated) when the app starts (the lifespan). Every triager is warmed up
 before it serves, and the heap is settled once the app has started (see ``service.startup``).
 Tests inject a clock (``now``), a triager or settings; production reads ``Settings.from_env()``.
+``POST /v1/tickets``, the busiest route, is answered ahead of FastAPI by ``service.fastpath``
+(the app is a ``Service``); ``create_app(fast_path=False)`` leaves it to the FastAPI route.
 
 Reloading: ``POST /v1/admin/reload`` or SIGHUP (when the server runs in the main thread, as
 ``sevtriage serve`` does) load the rules and model again from the same paths and swap them in;
@@ -24,9 +26,11 @@ from typing import TYPE_CHECKING
 
 from anyio import CapacityLimiter
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from sevtriage.service.context import Reloader, ServiceContext
 from sevtriage.service.errors import install_error_handlers
+from sevtriage.service.fastpath import TicketIntake
 from sevtriage.service.limits import BodySizeLimit
 from sevtriage.service.metrics import Metrics, MetricsMiddleware
 from sevtriage.service.routes_admin import router as admin_router
@@ -91,6 +95,19 @@ def _on_sighup(reloader: Reloader) -> Callable[[], None] | None:
     return stop
 
 
+class Service(FastAPI):
+    """The FastAPI app, with ``POST /v1/tickets`` answered by ``fast_path`` (when set) before
+    anything of FastAPI's or Starlette's runs (``service.fastpath``)."""
+
+    fast_path: TicketIntake | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_path is not None and self.fast_path.serves(scope):
+            await self.fast_path(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -98,11 +115,13 @@ def create_app(
     triager: Triager | None = None,
     loader: Callable[[], Triager] | None = None,
     channel: ReloadChannel | None = None,
-) -> FastAPI:
+    fast_path: bool = True,
+) -> Service:
     """The service. ``triager`` defaults to ``loader()``; ``loader`` (what a reload calls) to
     ``triager_loader(settings, triager)``; ``settings`` to the environment; ``now`` to the system
     clock (UTC); ``channel``: the reload channel this worker shares with the others, if any
-    (with a ``loader``, not a ``triager``: its generation is read before the first load). Raises
+    (with a ``loader``, not a ``triager``: its generation is read before the first load);
+    ``fast_path=False``: ``POST /v1/tickets`` through FastAPI too (tests compare the two). Raises
     ``ConfigError``/``ModelError`` when the rules or model are refused."""
     config = settings if settings is not None else Settings.from_env()
     build = loader if loader is not None else triager_loader(config, triager)
@@ -145,7 +164,7 @@ def create_app(
                 stop_sighup()
             store.close()
 
-    app = FastAPI(
+    app = Service(
         title="sevtriage",
         summary="Support-ticket severity triage (P1-P4) with reasons, SLA deadlines and reviews.",
         version="1",
@@ -161,4 +180,9 @@ def create_app(
     app.include_router(review_router)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if fast_path:
+        # Under ``serve --workers N`` the other workers write to the same database: no inline.
+        app.fast_path = TicketIntake(
+            app.state, metrics, config.max_body_bytes, inline=channel is None
+        )
     return app

@@ -24,15 +24,19 @@ def actor_for(token: str | None, tokens: dict[str, str]) -> str | None:
     return found
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
+def token_of(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, or None."""
+    scheme, _, value = (authorization or "").partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def require_writer(request: Request) -> str:
-    """FastAPI dependency: the actor behind the request's bearer token, or 401."""
-    actor = actor_for(bearer_token(request), request.app.state.settings.tokens)
+def bearer_token(request: Request) -> str | None:
+    return token_of(request.headers.get("authorization"))
+
+
+def writer_of(authorization: str | None, tokens: dict[str, str]) -> str:
+    """The actor behind an ``Authorization`` header value, or 401 (``HTTPException``)."""
+    actor = actor_for(token_of(authorization), tokens)
     if actor is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -40,6 +44,11 @@ def require_writer(request: Request) -> str:
             headers={"WWW-Authenticate": "Bearer"},
         )
     return actor
+
+
+def require_writer(request: Request) -> str:
+    """FastAPI dependency: the actor behind the request's bearer token, or 401."""
+    return writer_of(request.headers.get("authorization"), request.app.state.settings.tokens)
 
 
 def page_actor(request: Request) -> str | None:

@@ -1,12 +1,13 @@
 """The JSON API (``/v1``), health and metrics. Handlers are plain functions: FastAPI runs them in
 its threadpool, where triage and database work belong (``POST /v1/tickets``, the busiest route,
-hops to a thread itself). Writes need a bearer token."""
+hops to a thread itself, and is served by ``service.fastpath`` ahead of FastAPI: its handler here
+documents it and answers it the same way). Writes need a bearer token."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
@@ -14,7 +15,7 @@ from sevtriage.errors import InputError
 from sevtriage.service import escalations, tickets
 from sevtriage.service.auth import require_writer
 from sevtriage.service.context import ServiceContext
-from sevtriage.service.encoding import json_response
+from sevtriage.service.encoding import Answer, json_answer
 from sevtriage.service.intake import intake
 from sevtriage.service.metrics import CONTENT_TYPE
 from sevtriage.service.problems import BatchInputError, Problem
@@ -116,18 +117,43 @@ async def post_tickets(request: Request) -> Response:
     a changed content it is re-triaged and recorded as an ``update`` decision. A batch is refused
     as a whole (422, every problem listed with its index and field) if any ticket is invalid.
     """
-    # The busiest route resolves what the others take as dependencies itself, in the same order
-    # (context, token, body), and hops to a thread once for the triage and database work:
-    # resolving them as FastAPI dependencies cost 0.03-0.05 ms of CPU per request. One ticket
-    # goes through the intake lane where there is one (``ServiceContext.intake_lane``).
+    # The server answers this route in ``service.fastpath`` before FastAPI sees the request;
+    # this handler documents it and answers it the same way when the app is built without it.
+    # It resolves what the other routes take as dependencies itself, in the same order
+    # (context, token, body): resolving them as FastAPI dependencies cost 0.03-0.05 ms of CPU
+    # per request.
     ctx = await context(request)
     actor = require_writer(request)
     payload = await json_payload(request)
-    lane = None if isinstance(payload, list) else ctx.intake_lane
+    return (await tickets_answer(ctx, actor, payload)).response()
+
+
+async def tickets_answer(
+    ctx: ServiceContext, actor: str, payload: Any, *, inline: bool = False
+) -> Answer:
+    """The answer to ``payload`` (one ticket or a batch), posted by ``actor``: the triage and
+    database work. A batch runs in the threadpool. One ticket goes through the intake lane where
+    there is one (``ServiceContext.intake_lane``), the threadpool where not; with ``inline``
+    (the caller's say: see ``service.fastpath``) it runs right here, on the event loop's thread,
+    if there is a lane and no request of this process runs in a thread."""
+    if isinstance(payload, list):
+        return await to_thread.run_sync(_post_tickets, ctx, actor, payload)
+    lane = ctx.intake_lane
+    if inline and lane is not None and _no_thread_busy(lane):
+        return _post_tickets(ctx, actor, payload)
     return await to_thread.run_sync(_post_tickets, ctx, actor, payload, limiter=lane)
 
 
-def _post_tickets(ctx: ServiceContext, actor: str, payload: Any) -> Response:
+def _no_thread_busy(lane: CapacityLimiter) -> bool:
+    """Whether no request of this process runs in a thread (the lane's or the threadpool's):
+    then none of them holds the store's write lock, and none can start before the loop does."""
+    return (
+        lane.borrowed_tokens == 0
+        and to_thread.current_default_thread_limiter().borrowed_tokens == 0
+    )
+
+
+def _post_tickets(ctx: ServiceContext, actor: str, payload: Any) -> Answer:
     records = payload if isinstance(payload, list) else [payload]
     if not records:
         raise InputError("empty_batch", "the batch is empty", None)
@@ -138,8 +164,8 @@ def _post_tickets(ctx: ServiceContext, actor: str, payload: Any) -> Response:
     _refuse_unstorable(ctx, records)
     answers = intake(ctx, records, actor)
     if isinstance(payload, list):
-        return json_response({"tickets": answers})
-    return json_response(answers[0], 201 if answers[0]["status"] == "created" else 200)
+        return json_answer({"tickets": answers})
+    return json_answer(answers[0], 201 if answers[0]["status"] == "created" else 200)
 
 
 @router.get("/v1/tickets/{ticket_id:path}", tags=["tickets"], summary="A ticket and its history")
