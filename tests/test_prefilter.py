@@ -90,6 +90,10 @@ def test_re2_programs_find_exactly_pythons_matches_where_exact_on_says(triager: 
         data = stand_in_bytes(folded)
         assert len(data) == len(folded)
         for ref in exact:
+            if not ref.exact.applies(folded):
+                # Only a pattern naming a non-ASCII character, on a text holding it.
+                assert any(char in folded for char in ref.exact.absent), ref.regex.pattern
+                continue
             python = [m.span() for m in ref.regex.finditer(folded) if m.end() > m.start()]
             assert list(ref.exact.spans(data)) == python, ref.regex.pattern
 
@@ -150,7 +154,7 @@ def test_patterns_that_may_match_empty_or_need_lookarounds_stay_on_python() -> N
 
     assert exact_program(r"\bdown\b") is not None
     assert exact_program(r"\bdown\b|x*") is None
-    assert exact_program(r"ca[ií]da") is None  # non-ASCII pattern
+    assert exact_program(r"ca[ií]da") is None  # a non-ASCII character in a class
     assert exact_program(r"\bdown(?! now)") is None  # a lookahead
     assert exact_program(r"\bdown (?<!not )now") is None  # a lookbehind after the start
     assert exact_program(r"(?<!not )down|up") is None  # the lookbehind guards one branch
@@ -210,5 +214,46 @@ def test_guarded_and_bounded_programs_find_pythons_matches() -> None:
         assert program is not None, pattern
         python = [m.span() for m in re.finditer(pattern, text)]
         assert list(program.spans(stand_in_bytes(text))) == python, (pattern, text)
+
+    check()
+
+
+def test_a_pattern_naming_non_ascii_literals_runs_on_re2_where_they_are_absent() -> None:
+    """``ascii_variant``: each non-ASCII literal becomes a class that matches nothing. The RE2
+    program is used only on texts without those characters (``applies``), and there it finds
+    exactly Python's spans; classes and comments naming them are refused."""
+    from sevtriage.prefilter import NOTHING, ascii_variant, exact_program
+
+    program = exact_program(r"\b(?:urgente|asap)\b|!{3,}|¡{2,}")
+    assert program is not None and program.absent == frozenset("¡")
+    assert program.pattern == r"\b(?:urgente|asap)\b|!{3,}|" + NOTHING + "{2,}"
+    assert program.applies("urgente!!!") and not program.applies("urgente ¡¡ya!!")
+    assert ascii_variant(r"x\¡y") == ("x" + NOTHING + "y", frozenset("¡"))
+    for refused in (r"[¡!]+", r"[^¿]", r"(?x) a  # ¡comment", r"[\u00a0-\u00ff]x"):
+        assert exact_program(refused) is None, refused
+
+    bodies = [
+        r"¡{2,}|!{3,}",
+        r"\b(?:ya|hola)\b|¡+\s*ya",
+        r"¿[^?\n]{0,20}\?",
+        r"(?<!¡)\bya\b",
+        r"a¿?b",
+        r"\¡x|y",
+    ]
+    alphabet = st.sampled_from(
+        ["¡", "¿", "!", "?", "ya", "hola", " ", "\n", "a", "b", "x", "y", "#", "😀", "€", "¡¡"]
+    )
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.sampled_from(bodies), st.lists(alphabet, max_size=40).map("".join))
+    def check(pattern: str, text: str) -> None:
+        program = exact_program(pattern)
+        assert program is not None and program.absent, pattern
+        assert exact_on(text)
+        present = any(char in text for char in program.absent)
+        assert program.applies(text) is not present
+        if not present:
+            python = [m.span() for m in re.finditer(pattern, text)]
+            assert list(program.spans(stand_in_bytes(text))) == python, (pattern, text)
 
     check()

@@ -142,6 +142,33 @@ def test_fold_keeps_length_and_strips_accents() -> None:
     assert "<b>" not in folded
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        st.one_of(
+            st.characters(max_codepoint=0x2FF),
+            st.sampled_from(list("’“”«»¿¡€😀—\u00a0\u2028\u0301\u0130")),
+        ),
+        max_size=80,
+    )
+)
+def test_fold_and_stand_in_are_their_per_character_tables(text: str) -> None:
+    """``fold`` and ``stand_in_bytes`` replace each distinct non-ASCII character once; the same
+    as mapping every character through their tables."""
+    from sevtriage.prefilter import _RE2_SPACES, _STAND_INS
+    from sevtriage.signals import _FOLD
+
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    folded = fold(text)
+    if "<" not in lowered and "&" not in lowered:
+        # The table's ASCII entry ('`') is not applied, as it never was.
+        assert folded == "".join(c if c.isascii() else _FOLD.get(ord(c), c) for c in lowered)
+    expected = "".join(_STAND_INS[ord(c)] for c in folded).encode("ascii")
+    assert stand_in_bytes(folded) == expected.translate(_RE2_SPACES)
+
+
 def test_any_text_gives_a_valid_result(triager: Triager) -> None:
     """Arbitrary text never crashes signal extraction and always yields one severity."""
 
@@ -218,3 +245,33 @@ def test_a_batch_finds_what_each_ticket_finds_alone(triager: Triager) -> None:
         assert extract_many(batch, config) == alone
 
     check()
+
+
+def test_matches_another_lexicon_already_filed_are_skipped_without_changing_the_report(
+    triager: Triager,
+) -> None:
+    """Both lexicons name words like "inbox" and "error": a match of the second lexicon at a span
+    the first has filed is not built (the merge would drop it). The report equals the one of
+    the lexicons taken in another order (where nothing can be skipped) or met twice (where
+    the skipping stops), since the merge follows the lexicons' order either way."""
+    config = triager.config
+    subject = "Inbox error / error en la bandeja"
+    body = (
+        "The inbox shows an error, templates fail. No one can send; there is no outage. "
+        "La bandeja da error, las plantillas fallan, no hay alternativa. ¿Pueden ayudar? "
+    ) * 3
+    scanned = config.prefilter.candidates(fold(f"{subject}\n{body}"))
+    first = [p for p in scanned if config.patterns[p].lexicon.language == "en"]
+    second = [p for p in scanned if config.patterns[p].lexicon.language != "en"]
+    assert first and second and next(iter(config.lexicons)) == "en"
+    folded = fold(f"{subject}\n{body}")
+
+    def spans(positions: list[int]) -> set[tuple[int, int]]:
+        return {m.span() for p in positions for m in config.patterns[p].regex.finditer(folded)}
+
+    assert spans(first) & spans(second)  # the same words, found by both lexicons
+    report = extract_signals(subject, body, config, candidates=scanned)
+    assert report.facts["key_feature"] and report.negated
+    half = len(first) // 2
+    for order in (second + first, first[:half] + second + first[half:]):
+        assert extract_signals(subject, body, config, candidates=order) == report

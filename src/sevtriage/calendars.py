@@ -12,7 +12,7 @@ Pure: no clock, no I/O (the ``holidays`` package computes its dates in memory).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
 from itertools import pairwise
@@ -80,10 +80,31 @@ class Calendar:
     public_holidays: bool = False
     closed_dates: frozenset[date] = frozenset()
     closed_by_country: tuple[tuple[str, frozenset[date]], ...] = ()
+    always_open: bool = field(init=False, repr=False, compare=False)
+    """Open every minute of every day: deadlines are plain sums."""
+    _hash: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def always_open(self) -> bool:
-        return _always_open(self)
+    def __post_init__(self) -> None:
+        # Computed once: every deadline looks the calendar up in ``open_intervals``'s cache,
+        # and the generated ``__hash__`` rehashed all seven days' spans each time.
+        object.__setattr__(self, "_hash", hash(self._fields()))
+        object.__setattr__(self, "always_open", _always_open(self))
+
+    def _fields(self) -> tuple[object, ...]:
+        return (
+            self.name,
+            self.weekly,
+            self.public_holidays,
+            self.closed_dates,
+            self.closed_by_country,
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt through __init__ elsewhere: string hashes differ from process to process.
+        return (Calendar, self._fields())
 
     @property
     def needs_country(self) -> bool:
@@ -109,7 +130,6 @@ class Calendar:
         )
 
 
-@cache
 def _always_open(cal: Calendar) -> bool:
     whole = ((0, MINUTES_PER_DAY),)
     return (

@@ -59,15 +59,19 @@ _STRIPPED = _AccentsStripped()
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
-def _strip_run(match: re.Match[str]) -> str:
-    return match.group().translate(_STRIPPED)
-
-
 def strip_accents(text: str) -> str:
-    """scikit-learn's ``strip_accents_unicode``, with the table applied only to runs of non-ASCII
-    characters: 2.5x faster, and a quarter of the time of fitting the vectoriser. The pipeline
-    uses it by name (``strip_accents=strip_accents``), so it is part of a saved model."""
-    return text if text.isascii() else _NON_ASCII.sub(_strip_run, text)
+    """scikit-learn's ``strip_accents_unicode``, with the table applied only to the non-ASCII
+    characters, one ``str.replace`` per distinct one: 2.5x faster than its per-character pass
+    (a quarter of the time of fitting the vectoriser), and a replace per character a fifth
+    faster than a ``re.sub`` callback per run on a long Spanish ticket. One pass: what a
+    character becomes is made of characters the table keeps (NFKD is a full decomposition).
+    The pipeline uses it by name (``strip_accents=strip_accents``): part of a saved model."""
+    if text.isascii():
+        return text
+    for char in set("".join(_NON_ASCII.findall(text))):
+        if (kept := _STRIPPED[ord(char)]) != char:
+            text = text.replace(char, kept)
+    return text
 
 
 @dataclass(frozen=True)

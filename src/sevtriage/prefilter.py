@@ -49,15 +49,21 @@ _BOUNDED = re.compile(r"\{(\d+),(\d+)\}")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
-def _stand_in_run(match: re.Match[str]) -> str:
-    return match.group().translate(_STAND_INS)
+def non_ascii_characters(text: str) -> set[str]:
+    """The distinct non-ASCII characters of ``text`` (a handful, even in a long Spanish one)."""
+    return set("".join(_NON_ASCII.findall(text)))
 
 
 def ascii_stand_in(text: str) -> str:
-    """``text`` with every non-ASCII character replaced by an ASCII one of the same kind (only
-    the runs of non-ASCII characters go through the table: ``str.translate`` with a dict costs
-    some 50 ns for every character, ASCII ones too)."""
-    return text if text.isascii() else _NON_ASCII.sub(_stand_in_run, text)
+    """``text`` with every non-ASCII character replaced by an ASCII one of the same kind: one
+    ``str.replace`` per distinct non-ASCII character. (``str.translate`` with a dict costs some
+    50 ns for every character, ASCII ones too; a ``re.sub`` callback per run of non-ASCII
+    characters cost a third more on a long Spanish ticket.)"""
+    if text.isascii():
+        return text
+    for char in non_ascii_characters(text):
+        text = text.replace(char, _STAND_INS[ord(char)])
+    return text
 
 
 # Python's \s matches \v and \x1c-\x1f in str patterns, RE2's does not: as spaces they behave
@@ -192,13 +198,20 @@ class ExactProgram:
 
     MAX_REFUSALS = 8
 
-    def __init__(self, pattern: str, guard: str = "") -> None:
+    def __init__(self, pattern: str, guard: str = "", absent: frozenset[str] = frozenset()) -> None:
         self.pattern = pattern
+        self.absent = absent
         self.guard = re.compile(guard.encode("ascii")) if guard else None
         self._whole = re.compile((guard + pattern).encode("ascii")) if guard else None
         self._compiled = re2.compile(pattern)
         self._raw = self._compiled._regexp
         self._unanchored = re2._Anchor.UNANCHORED
+
+    def applies(self, text: str) -> bool:
+        """Whether this program finds the pattern's matches in ``text`` (the folded text, for
+        which ``exact_on`` holds): the pattern's non-ASCII characters, which the program
+        cannot name (``ascii_variant``), do not occur in it."""
+        return not self.absent or not any(char in text for char in self.absent)
 
     def spans(self, data: bytes) -> Iterator[tuple[int, int]]:
         """Leftmost-first, non-overlapping spans, as ``re.finditer`` (never empty: see
@@ -250,9 +263,13 @@ def exact_program(pattern: str) -> ExactProgram | None:
     differently). Both engines then agree on classes, ``\\b``, bounded repeats and
     leftmost-first alternation. RE2 scans in linear time.
     """
-    if not pattern.isascii():
-        return None
+    absent: frozenset[str] = frozenset()
     try:
+        if not pattern.isascii():
+            variant = ascii_variant(pattern)
+            if variant is None:
+                return None
+            pattern, absent = variant
         parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
         if parsed.getwidth()[0] == 0 or _names_stand_in_code(parsed.data):
             return None
@@ -261,9 +278,79 @@ def exact_program(pattern: str) -> ExactProgram | None:
         body = re._parser.parse(rest)  # type: ignore[attr-defined]
         if body.getwidth()[0] == 0 or _not_on_re2(body.data) or _ends_lines(body.data):
             return None
-        return ExactProgram(rest, pattern[:cut])
+        return ExactProgram(rest, pattern[:cut], absent)
     except (re.error, re2.error):
         return None
+
+
+# A class that matches no character, in both engines.
+NOTHING = r"[^\s\S]"
+
+
+def ascii_variant(pattern: str) -> tuple[str, frozenset[str]] | None:
+    """``pattern`` with each of its non-ASCII characters replaced by ``NOTHING``, and those
+    characters; None unless every non-ASCII character of the pattern is a plain literal (not
+    inside a class, not in a comment). On a text without those characters the variant finds
+    exactly the pattern's matches: a literal that cannot match anywhere is a branch or an atom
+    that never matches, which is what ``NOTHING`` is. E.g. ``urgente!+|¡{2,}`` on a text
+    without '¡' (``ExactProgram.applies``)."""
+    parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    literals = _non_ascii_literals(parsed.data)
+    if literals is None or literals != sum(not c.isascii() for c in pattern):
+        return None  # one is in a class, a comment, or a form not understood here
+    out: list[str] = []
+    absent: set[str] = set()
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            if escaped.isascii():
+                out.append(pattern[i : i + 2])
+            else:
+                out.append(NOTHING)
+                absent.add(escaped)
+            i += 2
+            continue
+        if ch.isascii():
+            out.append(ch)
+        else:
+            out.append(NOTHING)
+            absent.add(ch)
+        i += 1
+    return "".join(out), frozenset(absent)
+
+
+def _non_ascii_literals(items: Any) -> int | None:
+    """How many literals of non-ASCII characters parsed pattern items hold, at any depth;
+    None if a class names a non-ASCII character (as a member, a range end or a negation)."""
+    count = 0
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            count += arg >= 128
+        elif name == "NOT_LITERAL":
+            if arg >= 128:
+                return None
+        elif name == "IN":
+            for member, value in arg:
+                kind = str(member)
+                if kind in ("LITERAL", "NOT_LITERAL") and value >= 128:
+                    return None
+                if kind == "RANGE" and value[1] >= 128:
+                    return None
+        else:
+            stack = [arg]
+            while stack:
+                value = stack.pop()
+                if hasattr(value, "data"):  # a SubPattern
+                    inner = _non_ascii_literals(value.data)
+                    if inner is None:
+                        return None
+                    count += inner
+                elif isinstance(value, tuple | list):
+                    stack.extend(value)
+    return count
 
 
 def _ends_lines(items: Any) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sevtriage.config import CompiledSignal, Lexicon, RulesConfig
-from sevtriage.prefilter import exact_on, stand_in_bytes
+from sevtriage.prefilter import exact_on, non_ascii_characters, stand_in_bytes
 
 
 class Evidence(NamedTuple):
@@ -77,11 +77,8 @@ def _fold_table() -> dict[int, str]:
 
 
 _FOLD = _fold_table()
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-
-
-def _fold_run(match: re.Match[str]) -> str:
-    return match.group().translate(_FOLD)
+# One replace per character is one pass: no folded character is folded again.
+assert not any(ord(c) in _FOLD for plain in _FOLD.values() for c in plain)
 
 
 _TAG = re.compile(r"<[^<>]{0,500}>")
@@ -93,8 +90,12 @@ def fold(text: str) -> str:
     lowered = text.lower()
     if len(lowered) != len(text):  # rare characters whose lower case is longer (e.g. 'İ')
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-    # Only the runs of non-ASCII characters need the table (a few per ticket, even in Spanish).
-    folded = lowered if lowered.isascii() else _NON_ASCII.sub(_fold_run, lowered)
+    # Only the non-ASCII characters need the table: one replace per distinct one.
+    folded = lowered
+    if not folded.isascii():
+        for char in non_ascii_characters(folded):
+            if (plain := _FOLD.get(ord(char))) is not None:
+                folded = folded.replace(char, plain)
     if "<" in folded:
         folded = _TAG.sub(lambda m: " " * len(m.group()), folded)
     if "&" in folded:
@@ -111,7 +112,7 @@ def _blank_quotes(
     folded: str, data: bytes, config: RulesConfig, maybe: set[str] | None = None
 ) -> tuple[str, bytes]:
     """``blank_quotes`` of ``folded`` and of its ``stand_in_bytes`` ``data``. Only the markers
-    the RE2 set says may match are tried (until one has blanked something), and on RE2 when it
+    the RE2 set says may match are tried (asked again after each blanking), and on RE2 when it
     finds Python's matches (a marker's Python scan of a long ticket costs ~30 us; RE2's ~3).
     ``maybe``: the set's answer for ``data``, when the caller has it (``extract_many``)."""
     gate = config.quote_prefilter
@@ -132,13 +133,17 @@ def _blank_quotes(
             program = gate.exact.get(marker.pattern) if on_re2 and gate is not None else None
             if program is not None:
                 spans = list(program.spans(data))
-                if spans:
-                    folded, data = _blanked(folded, spans), _blanked_bytes(data, spans)
-                    maybe = None  # the text changed: the set's answer no longer holds
+                if not spans:
+                    continue
+                folded, data = _blanked(folded, spans), _blanked_bytes(data, spans)
             elif marker.search(folded):
                 folded = marker.sub(lambda m: " " * len(m.group()), folded)
                 data = stand_in_bytes(folded)
-                maybe = None
+            else:
+                continue
+            # The text changed: ask the set again (one pass) rather than scan every marker left.
+            # The same marker in another lexicon usually has nothing left to blank.
+            maybe = gate.candidates(data) if gate is not None else None
     return folded, data
 
 
@@ -212,6 +217,7 @@ def extract_signals(
     candidates: Sequence[int] | None = None,
     scanned: tuple[str, bytes] | None = None,
     found_by: Mapping[int, list[tuple[int, int]]] | None = None,
+    exact: bool | None = None,
 ) -> SignalReport:
     """Find every signal of ``config`` in the subject and body of a ticket.
 
@@ -221,13 +227,13 @@ def extract_signals(
     pattern), so the evidence is listed in that order. When the caller has them already
     (``extract_many`` prepares a whole batch): ``scanned``, the text's ``_fold_for_scan``;
     ``candidates``, the prefilter's answer for it; ``found_by``, the spans of some of the
-    candidate patterns (the others are scanned here).
+    candidate patterns (the others are scanned here); ``exact``, ``exact_on`` of the text.
     """
     original = f"{subject}\n{body}" if subject else body
     body_offset = len(subject) + 1 if subject else 0
     folded, data = scanned if scanned is not None else _fold_for_scan(original, config)
     # Where RE2 finds what Python's re finds (most tickets), exact patterns run on RE2.
-    on_re2 = exact_on(folded)
+    on_re2 = exact_on(folded) if exact is None else exact
     lang = language or detect_language(folded, config.lexicons, data=data if on_re2 else None)
 
     patterns = config.patterns
@@ -246,10 +252,18 @@ def extract_signals(
     positive: list[Evidence] = []
     redirected: list[Evidence] = []
     negated: list[Evidence] = []
+    # The keys the merge below gives the matches of the lexicons before the current one (in
+    # the lexicons' order): a match of the current lexicon with one of them would be dropped
+    # there, so it is not built (in long tickets, half the matches: both lexicons name
+    # "inbox", "templates", "error"...). Only completed, earlier lexicons are counted.
+    earlier: set[tuple[str, str, int, int, bool]] = set()
+    counted: set[str] = set()
     for position in candidates:
         ref = patterns[position]
         lex, sig = ref.lexicon, ref.signal
         if current is None or current[0] is not lex or current[1] is not sig:
+            if current is not None and current[0] is not lex:
+                _count_earlier(config, lex.language, per_lexicon, counted, earlier)
             current, spans = (lex, sig), set()  # the patterns of a signal are consecutive
             if (lists := per_lexicon.get(lex.language)) is None:
                 lists = per_lexicon[lex.language] = ([], [], [])
@@ -257,7 +271,7 @@ def extract_signals(
         found: Iterable[tuple[int, int]]
         if found_by is not None and position in found_by:
             found = found_by[position]
-        elif on_re2 and ref.exact is not None:
+        elif on_re2 and ref.exact is not None and ref.exact.applies(folded):
             found = ref.exact.spans(data)
         else:
             found = (m.span() for m in ref.regex.finditer(folded))
@@ -266,24 +280,28 @@ def extract_signals(
             if end <= start or span in spans:
                 continue
             spans.add(span)
+            if start < body_offset:
+                where, at, to = "subject", start, end
+            else:
+                where, at, to = "body", start - body_offset, end - body_offset
             # The words before the match in its clause: a negation there files the match as
             # negated, a hedge marks it hedged.
             context = _preceding_clause(folded, start, lex) if sig.negatable else ""
-            hedged = bool(context and hedge is not None and hedge(context))
-            text = original[start:end].strip()
-            if start < body_offset:
-                ev = Evidence(sig.name, "subject", start, end, text, lex.language, hedged)
-            else:
-                shifted = (start - body_offset, end - body_offset)
-                ev = Evidence(sig.name, "body", *shifted, text, lex.language, hedged)
             if context and negation(context):
-                negated.append(ev)
-                if sig.negated_as is not None:
-                    redirected.append(
-                        Evidence(sig.negated_as, ev.field, ev.start, ev.end, text, lex.language)
-                    )
-            else:
-                positive.append(ev)
+                redirect = sig.negated_as
+                if (sig.name, where, at, to, False) in earlier and (
+                    redirect is None or (redirect, where, at, to, True) in earlier
+                ):
+                    continue
+                text = original[start:end].strip()
+                hedged = bool(hedge is not None and hedge(context))
+                negated.append(Evidence(sig.name, where, at, to, text, lex.language, hedged))
+                if redirect is not None:
+                    redirected.append(Evidence(redirect, where, at, to, text, lex.language))
+            elif (sig.name, where, at, to, True) not in earlier:
+                hedged = bool(context and hedge is not None and hedge(context))
+                text = original[start:end].strip()
+                positive.append(Evidence(sig.name, where, at, to, text, lex.language, hedged))
 
     evidence: dict[str, list[Evidence]] = {}
     negated_all: list[Evidence] = []
@@ -302,6 +320,31 @@ def extract_signals(
                 negated_all.append(ev)
     facts = {name: name in evidence for name in config.signal_names}
     return SignalReport(facts=facts, evidence=evidence, negated=negated_all, language=lang)
+
+
+def _count_earlier(
+    config: RulesConfig,
+    language: str,
+    per_lexicon: Mapping[str, tuple[list[Evidence], list[Evidence], list[Evidence]]],
+    counted: set[str],
+    earlier: set[tuple[str, str, int, int, bool]],
+) -> None:
+    """Add to ``earlier`` the merge keys of the matches of every lexicon before ``language`` in
+    the lexicons' order that has matches and is not ``counted`` yet. Candidates out of scan
+    order (a lexicon met again after a later one) end the skipping: nothing is left out."""
+    if language in counted:
+        earlier.clear()
+        counted.update(config.lexicons)
+        return
+    for before in config.lexicons:
+        if before == language:
+            return
+        if before in counted or (lists := per_lexicon.get(before)) is None:
+            continue
+        counted.add(before)
+        pos, redirected, neg = lists
+        earlier.update((ev.signal, ev.field, ev.start, ev.end, True) for ev in (*pos, *redirected))
+        earlier.update((ev.signal, ev.field, ev.start, ev.end, False) for ev in neg)
 
 
 def extract_many(
@@ -328,9 +371,10 @@ def extract_many(
     candidates = config.prefilter.candidates_of_many([data for _, data in scans])
     # Each pattern over the batch's texts where it may match, one pattern at a time.
     found_by: list[dict[int, list[tuple[int, int]]]] = [{} for _ in scans]
+    exact = [exact_on(folded) for folded, _ in scans]
     takers: dict[int, list[int]] = {}
-    for i, (folded, _) in enumerate(scans):
-        if exact_on(folded):
+    for i in range(len(scans)):
+        if exact[i]:
             for position in candidates[i]:
                 takers.setdefault(position, []).append(i)
     for position in sorted(takers):
@@ -338,10 +382,12 @@ def extract_many(
         if program is None:
             continue
         for i in takers[position]:
-            found_by[i][position] = list(program.spans(scans[i][1]))
+            folded, data = scans[i]
+            if program.applies(folded):
+                found_by[i][position] = list(program.spans(data))
     return [
-        extract_signals(subject, body, config, language, found, scan, spans)
-        for (subject, body, language), scan, found, spans in zip(
-            tickets, scans, candidates, found_by, strict=True
+        extract_signals(subject, body, config, language, found, scan, spans, on_re2)
+        for (subject, body, language), scan, found, spans, on_re2 in zip(
+            tickets, scans, candidates, found_by, exact, strict=True
         )
     ]
