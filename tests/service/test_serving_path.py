@@ -24,6 +24,7 @@ from pydantic import TypeAdapter
 from pydantic_core import PydanticSerializationError
 from sqlalchemy.exc import IntegrityError
 
+from sevtriage.errors import ConfigError
 from sevtriage.service.app import create_app
 from sevtriage.service.encoding import encode
 from sevtriage.service.settings import Settings
@@ -120,6 +121,60 @@ def test_every_triager_is_warmed_up_before_it_serves(tmp_path: Path) -> None:
         assert second.seen == []
         app.state.reloader.reload("test")
         assert second.seen == warm  # before the reload put it in service
+
+
+class Reading(Recording):
+    """A ``Recording`` that also keeps the records it was given to warm up with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.warmed: list[dict[str, Any]] = []
+
+    def warm_up(self, records: Iterable[Any], now: datetime | None = None) -> int:
+        records = list(records)
+        self.warmed += records
+        return super().warm_up(records, now)
+
+
+def test_a_start_and_a_reload_warm_up_with_the_stores_latest_tickets(tmp_path: Path) -> None:
+    """The triager in service, and the one a reload builds, triage the store's latest tickets
+    (newest first, up to ``warm_up_tickets``) before they serve: text, plan and place, without
+    a given severity, bodies cut at 5,000 characters."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'db'}", tokens=dict(TOKENS), warm_up_tickets=3
+    )
+    with running(create_app(settings, now=Clock())) as url:
+        for n in range(1, 5):
+            body = "Nadie puede entrar. " * (400 if n == 4 else 1)
+            ticket = _ticket(n, body=body, severity="P3" if n == 3 else None)
+            assert httpx.post(f"{url}/v1/tickets", json=ticket, headers=BOT).status_code == 201
+    first, second = Reading(), Reading()
+    app = create_app(settings, now=Clock(), triager=first, loader=lambda: second)
+    warm = [t["id"] for t in WARM_UP_TICKETS]
+    with running(app) as url:
+        recent = ["S-4", "S-3", "S-2"]
+        assert first.seen == [*warm, *warm, *recent]  # at creation, then with the store open
+        by_id = {r["id"]: r for r in first.warmed}
+        assert len(by_id["S-4"]["body"]) == 5000 and by_id["S-3"].get("severity") is None
+        assert by_id["S-2"]["plan"] == "business_plus" and by_id["S-2"]["country"] == "MX"
+        assert httpx.post(f"{url}/v1/tickets", json=_ticket(9), headers=BOT).status_code == 201
+        app.state.reloader.reload("test")
+        assert second.seen == [*warm, "S-9", "S-4", "S-3"]
+
+
+def test_no_warm_up_tickets_reads_none(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db'}", warm_up_tickets=0)
+    store = Store.open(settings.database_url)
+    try:
+        assert store.recent_contents(0) == []
+    finally:
+        store.close()
+    first = Reading()
+    with running(create_app(settings, now=Clock(), triager=first)):
+        assert first.seen == [t["id"] for t in WARM_UP_TICKETS]
+    assert Settings.from_env({"SEVTRIAGE_WARM_UP_TICKETS": "0"}).warm_up_tickets == 0
+    with pytest.raises(ConfigError, match="SEVTRIAGE_WARM_UP_TICKETS"):
+        Settings.from_env({"SEVTRIAGE_WARM_UP_TICKETS": "many"})
 
 
 def test_the_warm_up_tickets_take_the_paths_a_first_request_would(tmp_path: Path) -> None:

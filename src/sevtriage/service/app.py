@@ -38,7 +38,7 @@ from sevtriage.service.routes_api import router as api_router
 from sevtriage.service.routes_review import router as review_router
 from sevtriage.service.settings import Settings
 from sevtriage.service.sla_bridge import SlaBridge
-from sevtriage.service.startup import release_heap, settle_heap, warm_up
+from sevtriage.service.startup import recent_tickets, release_heap, settle_heap, warm_up
 from sevtriage.store import Store
 from sevtriage.triage import Triager, load_model
 
@@ -128,8 +128,11 @@ def create_app(
     # Read before the first load: a reload asked for meanwhile is then done once more, not missed.
     generation = channel.read().number if channel is not None else 0
 
+    opened: list[Store] = []  # the store, while the app runs: a reload warms up with its tickets
+
     def load() -> Triager:
-        return warm_up(build(), now)
+        recent = recent_tickets(opened[0], config.warm_up_tickets) if opened else []
+        return warm_up(build(), now, recent)
 
     first = warm_up(triager, now) if triager is not None else load()
     metrics = Metrics()
@@ -141,6 +144,9 @@ def create_app(
         stop_following: Callable[[], None] | None = None
         try:
             store.warm_up()
+            opened[:] = [store]
+            if recent := recent_tickets(store, config.warm_up_tickets):
+                warm_up(first, now, recent)
             ctx = ServiceContext(
                 store=store,
                 triager=first,
@@ -157,6 +163,7 @@ def create_app(
             settle_heap()
             yield
         finally:
+            opened.clear()
             release_heap()
             if stop_following is not None:
                 stop_following()

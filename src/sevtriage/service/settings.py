@@ -69,6 +69,15 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError([ConfigProblem(name, "", f"{raw!r} is not a whole number (0 or more)")])
+    return int(raw)
+
+
 def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
@@ -97,6 +106,7 @@ class Settings:
     rules_dir: Path | None = None  # None: $SEVTRIAGE_RULES_DIR at load time, else bundled rules/
     model_path: Path | None = None  # None: models/default.joblib
     admin_tokens: dict[str, str] = field(default_factory=dict)  # token -> name
+    warm_up_tickets: int = 1000  # recent stored tickets a new triager sees first (0: none)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,4 +120,5 @@ class Settings:
             rules_dir=_path(environ, RULES_DIR_ENV),
             model_path=_path(environ, MODEL_ENV),
             admin_tokens=parse_tokens(environ.get(ADMIN_TOKENS_ENV, ""), ADMIN_TOKENS_ENV),
+            warm_up_tickets=_count(environ, "SEVTRIAGE_WARM_UP_TICKETS", 1000),
         )

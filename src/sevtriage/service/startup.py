@@ -5,6 +5,10 @@ Warm-up: the first triage pays for lazy first uses in the triage core (the holid
 country list, the model's first call): the first ``POST /v1/tickets`` took 70-100 ms, the next
 ones 3 ms. Two representative tickets (Spanish and English, with a plan, zone and country) are
 triaged and the results dropped; the store compiles its intake inserts (``Store.warm_up``).
+Then, once the store is open, the triager in service (and each one a reload builds) triages the
+store's latest tickets (``Settings.warm_up_tickets``, 1,000 by default, bodies cut at 5,000
+characters): RE2 builds its automata's states as texts first need them, and a fresh triager's
+first thousands of tickets pay for that (``Triager.warm_up``). On an empty store, nothing more.
 
 Settled heap: after start-up, ``gc.freeze()`` moves every object alive (rules, model, modules:
 130,000-230,000 tracked objects) out of the cyclic collector's sight. A full collection otherwise
@@ -20,10 +24,12 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sevtriage.service.schemas import TICKET_EXAMPLE
+from sevtriage.store import Store
 from sevtriage.triage import Triager
 
 log = logging.getLogger("uvicorn.error")
@@ -41,15 +47,40 @@ WARM_UP_TICKETS: tuple[dict[str, str], ...] = (
 )
 
 
-def warm_up(triager: Triager, now: Callable[[], datetime]) -> Triager:
-    """Triage ``WARM_UP_TICKETS`` with ``triager`` at ``now()``, dropping the results; returns
-    ``triager``. A failure is logged, never raised: warming up only moves work earlier, so it
-    must not refuse a start or a reload that would otherwise succeed."""
+def warm_up(
+    triager: Triager, now: Callable[[], datetime], recent: Sequence[Mapping[str, Any]] = ()
+) -> Triager:
+    """Triage ``WARM_UP_TICKETS`` and then ``recent`` (``recent_tickets``) with ``triager`` at
+    ``now()``, dropping the results; returns ``triager``. A failure is logged, never raised:
+    warming up only moves work earlier, so it must not refuse a start or a reload that would
+    otherwise succeed."""
     try:
-        list(triager.triage_records(enumerate(WARM_UP_TICKETS), now()))
+        triager.warm_up([*WARM_UP_TICKETS, *recent], now())
     except Exception:
         log.warning("sevtriage: the warm-up triage failed (serving anyway)", exc_info=True)
     return triager
+
+
+WARM_UP_FIELDS = ("id", "subject", "body", "plan", "timezone", "country", "language")
+WARM_UP_BODY_CHARS = 5000
+
+
+def recent_tickets(store: Store, limit: int) -> list[dict[str, Any]]:
+    """The latest ``limit`` stored tickets, as records to warm a triager with: their text,
+    plan and place, without the severity a caller may have given (which skips classifying)
+    and with bodies cut at ``WARM_UP_BODY_CHARS``. Empty (and logged) if reading fails."""
+    try:
+        contents = store.recent_contents(limit)
+    except Exception:
+        log.warning("sevtriage: could not read recent tickets to warm up", exc_info=True)
+        return []
+    records = []
+    for content in contents:
+        record = {name: content.get(name) for name in WARM_UP_FIELDS}
+        if isinstance(record["body"], str):
+            record["body"] = record["body"][:WARM_UP_BODY_CHARS]
+        records.append(record)
+    return records
 
 
 def settle_heap() -> None:

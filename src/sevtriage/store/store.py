@@ -473,6 +473,21 @@ class Store:
     def history(self, ticket_id: str) -> TicketHistory | None:
         return self.histories([ticket_id]).get(ticket_id)
 
+    def recent_contents(self, limit: int) -> list[dict[str, Any]]:
+        """The ticket contents of the ``limit`` latest decisions that hold one, newest first
+        (what a service warms a new triager with: ``service.startup``)."""
+        if limit <= 0:
+            return []
+        decisions = schema.decisions
+        query = (
+            select(decisions.c.content)
+            .where(decisions.c.content.is_not(None))
+            .order_by(decisions.c.seq.desc())
+            .limit(limit)
+        )
+        with self.reading() as connection:
+            return [c for c in connection.execute(query).scalars() if isinstance(c, dict)]
+
     def count_tickets(self) -> int:
         with self.reading() as connection:
             query = select(func.count()).select_from(schema.tickets)
