@@ -285,6 +285,29 @@ def test_store_warm_up_compiles_the_intake_inserts_and_writes_nothing(database_u
         store.close()
 
 
+def test_recent_contents_are_the_latest_decisions_contents_cut(database_url: str) -> None:
+    """Newest first, at most ``limit``, bodies cut at ``body_chars``, decisions without content
+    skipped; streamed on PostgreSQL (a server-side cursor) as on SQLite."""
+    store = Store.open(database_url)
+    now = datetime.now(UTC)
+    try:
+        with store.writing("test", now) as writer:
+            for n in range(1, 6):
+                writer.create_ticket(NewTicket(f"R-{n}", now))
+                content = {"id": f"R-{n}", "subject": "s", "body": "x" * (10 * n)}
+                decision = NewDecision(
+                    "intake", "P3", "rules", 0.9, False, {}, content=None if n == 3 else content
+                )
+                writer.add_decision(f"R-{n}", decision)
+        recent = store.recent_contents(3, body_chars=35)
+        assert [c["id"] for c in recent] == ["R-5", "R-4", "R-2"]
+        assert [len(c["body"]) for c in recent] == [35, 35, 20]
+        assert store.recent_contents(10)[0]["body"] == "x" * 50
+        assert store.recent_contents(0) == []
+    finally:
+        store.close()
+
+
 def test_inserts_raise_sqlalchemy_errors_on_every_database(database_url: str) -> None:
     store = Store.open(database_url)
     now = datetime.now(UTC)

@@ -8,6 +8,8 @@ the working directory). ``SEVTRIAGE_MAX_BODY_BYTES``, ``SEVTRIAGE_MAX_BATCH``: r
 ``models/default.joblib``): what the service loads at start and again on each reload.
 ``SEVTRIAGE_ADMIN_TOKENS="name:token,..."``: the tokens that may ``POST /v1/admin/reload`` (same
 format as the API tokens; unset = reloading over HTTP is off, SIGHUP still reloads).
+``SEVTRIAGE_WARM_UP_TICKETS``: how many of the store's latest tickets a new triager triages before
+it serves, at start and at each reload (default 1,000; 0: none; ``service.startup``).
 """
 
 from __future__ import annotations

@@ -70,17 +70,11 @@ def recent_tickets(store: Store, limit: int) -> list[dict[str, Any]]:
     plan and place, without the severity a caller may have given (which skips classifying)
     and with bodies cut at ``WARM_UP_BODY_CHARS``. Empty (and logged) if reading fails."""
     try:
-        contents = store.recent_contents(limit)
+        contents = store.recent_contents(limit, WARM_UP_BODY_CHARS)
     except Exception:
         log.warning("sevtriage: could not read recent tickets to warm up", exc_info=True)
         return []
-    records = []
-    for content in contents:
-        record = {name: content.get(name) for name in WARM_UP_FIELDS}
-        if isinstance(record["body"], str):
-            record["body"] = record["body"][:WARM_UP_BODY_CHARS]
-        records.append(record)
-    return records
+    return [{name: content.get(name) for name in WARM_UP_FIELDS} for content in contents]
 
 
 def settle_heap() -> None:

@@ -473,20 +473,33 @@ class Store:
     def history(self, ticket_id: str) -> TicketHistory | None:
         return self.histories([ticket_id]).get(ticket_id)
 
-    def recent_contents(self, limit: int) -> list[dict[str, Any]]:
+    def recent_contents(self, limit: int, body_chars: int | None = None) -> list[dict[str, Any]]:
         """The ticket contents of the ``limit`` latest decisions that hold one, newest first
-        (what a service warms a new triager with: ``service.startup``)."""
+        (what a service warms a new triager with: ``service.startup``), each body cut at
+        ``body_chars``. Rows are streamed and cut one at a time: 1,000 bodies of the largest
+        size allowed would be 100 MB or more at once."""
         if limit <= 0:
             return []
         decisions = schema.decisions
+        # A decision without content (a review, an escalation) holds JSON null, which is not
+        # SQL NULL: they are skipped here, reading on until ``limit`` contents are found.
         query = (
             select(decisions.c.content)
-            .where(decisions.c.content.is_not(None))
             .order_by(decisions.c.seq.desc())
-            .limit(limit)
+            .execution_options(stream_results=True, yield_per=100)
         )
+        out: list[dict[str, Any]] = []
         with self.reading() as connection:
-            return [c for c in connection.execute(query).scalars() if isinstance(c, dict)]
+            for content in connection.execute(query).scalars():
+                if not isinstance(content, dict):
+                    continue
+                body = content.get("body")
+                if body_chars is not None and isinstance(body, str) and len(body) > body_chars:
+                    content["body"] = body[:body_chars]
+                out.append(content)
+                if len(out) == limit:
+                    break
+        return out
 
     def count_tickets(self) -> int:
         with self.reading() as connection:
