@@ -296,3 +296,20 @@ def test_supported_countries_are_the_ones_holidays_lists() -> None:
 
     assert supported_countries() == frozenset(holidays.list_supported_countries())
     assert {"MX", "ES", "MEX"} <= supported_countries()
+
+
+def test_a_calendar_hashes_once_and_pickles_through_its_fields() -> None:
+    """The hash is computed once (open_intervals' cache looks the calendar up for every
+    deadline); equal calendars hash equal, and a pickled one is rebuilt, not given a hash
+    that another process computed with its own string hashing."""
+    import pickle
+
+    cal = calendar("office", {"mon": ["09:00-17:00"]}, public_holidays=True)
+    twin = calendar("office", {"mon": ["09:00-17:00"]}, public_holidays=True)
+    other = calendar("office", {"mon": ["09:00-18:00"]}, public_holidays=True)
+    assert cal == twin and hash(cal) == hash(twin) and cal != other
+    copy = pickle.loads(pickle.dumps(cal))
+    assert copy == cal and hash(copy) == hash(cal) and copy.always_open is False
+    assert b"_hash" not in pickle.dumps(cal)  # rebuilt through __init__, hash recomputed
+    week = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    assert calendar("always", {day: ["00:00-24:00"] for day in week}).always_open

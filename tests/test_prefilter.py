@@ -229,7 +229,8 @@ def test_a_pattern_naming_non_ascii_literals_runs_on_re2_where_they_are_absent()
     assert program.pattern == r"\b(?:urgente|asap)\b|!{3,}|" + NOTHING + "{2,}"
     assert program.applies("urgente!!!") and not program.applies("urgente ¡¡ya!!")
     assert ascii_variant(r"x\¡y") == ("x" + NOTHING + "y", frozenset("¡"))
-    for refused in (r"[¡!]+", r"[^¿]", r"(?x) a  # ¡comment", r"[\u00a0-\u00ff]x"):
+    refusals = (r"[¡!]+", r"[^¿]", r"(?x) a  # ¡comment", r"[\u00a0-\u00ff]x", "(?i)á", "(?i:é)x")
+    for refused in refusals:
         assert exact_program(refused) is None, refused
 
     bodies = [

@@ -295,6 +295,8 @@ def ascii_variant(pattern: str) -> tuple[str, frozenset[str]] | None:
     that never matches, which is what ``NOTHING`` is. E.g. ``urgente!+|¡{2,}`` on a text
     without '¡' (``ExactProgram.applies``)."""
     parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    if parsed.state.flags & re.IGNORECASE:
+        return None  # 'á' would match 'Á' too, which ``applies`` does not look for
     literals = _non_ascii_literals(parsed.data)
     if literals is None or literals != sum(not c.isascii() for c in pattern):
         return None  # one is in a class, a comment, or a form not understood here
@@ -323,10 +325,13 @@ def ascii_variant(pattern: str) -> tuple[str, frozenset[str]] | None:
 
 def _non_ascii_literals(items: Any) -> int | None:
     """How many literals of non-ASCII characters parsed pattern items hold, at any depth;
-    None if a class names a non-ASCII character (as a member, a range end or a negation)."""
+    None if a class names a non-ASCII character (as a member, a range end or a negation), or
+    a group turns case-insensitive matching on."""
     count = 0
     for op, arg in items:
         name = str(op)
+        if name == "SUBPATTERN" and arg[1] & re.IGNORECASE:
+            return None
         if name == "LITERAL":
             count += arg >= 128
         elif name == "NOT_LITERAL":
