@@ -201,3 +201,50 @@ def test_sqlite_a_locked_database_is_a_sqlalchemy_error_and_the_store_recovers(
     finally:
         other.close()
         store.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_idle_postgresql_connection_the_server_killed_is_replaced(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection idle for ``PING_IDLE_SECONDS`` is pinged before use: one the server
+    has terminated is replaced and the write succeeds. Used without a ping, the dead connection
+    fails that one write (the pool is then replaced and the next write succeeds)."""
+    from sqlalchemy import create_engine, text
+
+    store = Store.open(database_url)
+    admin = create_engine(database_url)
+    now = datetime.now(UTC)
+
+    def backend() -> int:
+        with store.engine.connect() as connection:
+            return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    def terminate(pid: int) -> None:
+        with admin.begin() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            while connection.execute(alive, {"pid": pid}).scalar_one():
+                pass
+
+    def intake(ticket_id: str) -> None:
+        with store.writing("test", now) as writer:
+            assert writer.create_ticket(NewTicket(ticket_id, now))
+
+    try:
+        intake("K-1")
+        killed = backend()
+        terminate(killed)
+        monkeypatch.setattr(engine, "PING_IDLE_SECONDS", 0.0)
+        intake("K-2")  # pinged, found dead, replaced
+        assert backend() != killed
+        terminate(backend())
+        monkeypatch.setattr(engine, "PING_IDLE_SECONDS", 3600.0)
+        with pytest.raises(DBAPIError) as failed:
+            intake("K-3")
+        assert failed.value.connection_invalidated
+        intake("K-3")
+        assert store.count_tickets() == 3
+    finally:
+        store.close()
+        admin.dispose()

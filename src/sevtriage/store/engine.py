@@ -8,7 +8,14 @@ is synced at each checkpoint. The database never corrupts, and a committed write
 crash or kill of the process; only a power loss or OS crash can lose the last commits before the
 next checkpoint (``FULL`` would sync every commit: about 2 ms each on this machine's disk).
 PostgreSQL is used as is (durability per its ``synchronous_commit``); ticket rows are locked with
-``SELECT ... FOR UPDATE``. Both write JSON columns with ``store.jsontext``.
+``SELECT ... FOR UPDATE``. A pooled PostgreSQL connection is pinged before use only when it has
+been idle for ``PING_IDLE_SECONDS`` (``_ping_when_idle``): a dead one (the server restarted,
+an idle timeout) is then replaced transparently. A ping at every checkout (SQLAlchemy's
+``pool_pre_ping``) cost a round trip per request: 0.25 ms of CPU and 0.4 ms of wall time per
+intake, measured in process (1.01-1.12 -> 0.78-0.84 ms CPU). Under load connections go back to
+work within milliseconds; a server that restarts under load fails the requests in flight, and
+SQLAlchemy then replaces every pooled connection (a disconnect invalidates the pool).
+Both write JSON columns with ``store.jsontext``.
 Migrations run under a lock (a PostgreSQL advisory lock; SQLite's write lock), so several replicas
 starting at once apply them exactly once.
 """
@@ -16,6 +23,7 @@ starting at once apply them exactly once.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -25,7 +33,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Dialect, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 
 from sevtriage.errors import ConfigError, ConfigProblem
 from sevtriage.store import jsontext
@@ -110,6 +118,31 @@ def sqlite_write_transaction(connection: Connection) -> Iterator[None]:
         _driver_call(dialect, driver, "COMMIT")
 
 
+PING_IDLE_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection at checkout when it has been idle ``PING_IDLE_SECONDS`` or
+    more; if the ping finds it disconnected, the pool drops it and checks out another
+    (``DisconnectionError``, retried by the pool). A new connection is not pinged."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError(str(exc)) from exc
+            raise
+
+
 def make_engine(url: str, *, wal_autocheckpoint: int | None = None) -> Engine:
     """An engine for ``url`` (SQLite or PostgreSQL); ``ConfigError`` for anything else.
     ``wal_autocheckpoint``: SQLite's pages in the WAL before a commit checkpoints it (default
@@ -131,13 +164,14 @@ def make_engine(url: str, *, wal_autocheckpoint: int | None = None) -> Engine:
         _sqlite_setup(engine, wal_autocheckpoint)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(
+        engine = create_engine(
             parsed,
             pool_size=10,
             max_overflow=30,
-            pool_pre_ping=True,
             json_serializer=jsontext.dumps,
         )
+        _ping_when_idle(engine)
+        return engine
     raise ConfigError(
         [
             ConfigProblem(
