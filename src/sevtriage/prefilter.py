@@ -255,7 +255,9 @@ def exact_program(pattern: str) -> ExactProgram | None:
     """``pattern`` on RE2 when RE2 finds exactly the matches Python's ``re`` finds on a text for
     which ``exact_on`` holds, scanned as ``stand_in_bytes``; None otherwise.
 
-    That holds when the pattern is ASCII, has no lookaround other than leading lookbehinds
+    That holds when the pattern is ASCII (or its non-ASCII characters are plain literals: its
+    ``ascii_variant`` runs instead, on texts without them, ``ExactProgram.applies``), has no
+    lookaround other than leading lookbehinds
     (checked in Python at each match start: ``ExactProgram.guard``), no back-reference, atomic
     group or possessive repeat, no ``$``, ``\\A`` or ``\\Z`` (whose meanings differ), does not
     name '#' (the stand-in of non-ASCII punctuation) or the odd spaces (\\v, \\x1c-\\x1f:
