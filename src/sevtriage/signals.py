@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sevtriage.config import CompiledSignal, Lexicon, RulesConfig
-from sevtriage.prefilter import exact_on, non_ascii_characters, stand_in_bytes
+from sevtriage.prefilter import exact_on, stand_in_bytes
 
 
 class Evidence(NamedTuple):
@@ -77,6 +77,7 @@ def _fold_table() -> dict[int, str]:
 
 
 _FOLD = _fold_table()
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 # One replace per character is one pass: no folded character is folded again.
 assert not any(ord(c) in _FOLD for plain in _FOLD.values() for c in plain)
 
@@ -93,7 +94,7 @@ def fold(text: str) -> str:
     # Only the non-ASCII characters need the table: one replace per distinct one.
     folded = lowered
     if not folded.isascii():
-        for char in non_ascii_characters(folded):
+        for char in set("".join(_NON_ASCII.findall(folded))):
             if (plain := _FOLD.get(ord(char))) is not None:
                 folded = folded.replace(char, plain)
     if "<" in folded:
