@@ -69,14 +69,15 @@ def measure(corpus: Path, model_arg: str, out_dir: Path, rounds: int = 3) -> dic
     figures: dict[str, Any] = {"tickets": n, "model": triager.versions["model"], "rounds": rounds}
 
     texts: list[str] = []
+    chunks: list[list[str]] = []  # the chunks triage uses (``Triager.chunks``)
     if model is not None:
         from sevtriage.model import model_text
 
-        texts = [model_text(str(r.get("subject") or ""), str(r["body"])) for r in records]
-    chunks = [
-        texts[start : start + triager.chunk_size]  # the chunks triage uses
-        for start in range(0, len(texts), triager.chunk_size)
-    ]
+        for chunk in triager.chunks(enumerate(records)):
+            chunks.append(
+                [model_text(str(r.get("subject") or ""), str(r["body"])) for _, r in chunk]
+            )
+            texts += chunks[-1]
 
     # The CLI and the bare model alternate, ``rounds`` times: this machine's speed drifts over
     # minutes (other tenants), so one run of each can land in different weather. The best round

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -160,3 +163,39 @@ def test_json_lines_read_as_json_reads_them(raw: bytes) -> None:
         assert want == ("error", got.code)
     else:
         assert got == want and json.dumps(got) == json.dumps(want)
+
+
+def test_chunks_close_on_their_ticket_count_or_their_characters(triager: Triager) -> None:
+    small = copy.copy(triager)
+    small.chunk_size, small.chunk_chars = 3, 100
+    records = [
+        (1, {"id": "a", "body": "x" * 40}),
+        (2, {"id": "b", "body": "y" * 70}),  # 110 characters: the chunk closes
+        (3, {"id": "c", "subject": "s" * 5, "body": "z"}),
+        (4, {"body": 42}),  # no text: counts as a ticket, not as characters
+        (5, InputError("invalid_json", "not JSON")),  # third: the chunk closes
+        (6, {"id": "d", "body": "w" * 500}),  # alone over the limit: a chunk of its own
+        (7, {"id": "e", "body": "v"}),
+    ]
+    chunks = list(small.chunks(records))
+    assert [[line for line, _ in chunk] for chunk in chunks] == [[1, 2], [3, 4, 5], [6], [7]]
+    assert list(small.chunks([])) == []
+
+
+def test_results_do_not_depend_on_how_a_batch_is_chunked(triager: Triager, repo: Path) -> None:
+    lines = (repo / "data" / "sample-tickets.jsonl").read_bytes().splitlines(keepends=True)
+    data = b"".join(lines) + b'{"id": "x", "body": 5}\n{broken\n' + b"".join(lines[:5])
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    outputs = []
+    for size, chars in [
+        (1, 10**9),
+        (7, 10**9),
+        (10**6, 900),
+        (triager.chunk_size, triager.chunk_chars),
+    ]:
+        chunked = copy.copy(triager)
+        chunked.chunk_size, chunked.chunk_chars = size, chars
+        stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+        outputs.append(list(chunked.triage_records(read_records(stream, "jsonl", "-"), now)))
+    assert len(outputs[0]) == len(lines) + 2 + 5
+    assert all(output == outputs[0] for output in outputs[1:])

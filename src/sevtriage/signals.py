@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -192,15 +193,11 @@ def detect_language(
 
 def _preceding_clause(folded: str, start: int, lex: Lexicon) -> str:
     """The words before ``start`` in the same clause, at most the lexicon's negation window."""
-    window_start = max(0, start - 80)
-    before = folded[window_start:start]
-    last_break = None
-    for m in lex.clause_break.finditer(before):
-        last_break = m
-    if last_break is not None:
-        before = before[last_break.end() :]
-    words = before.split()
-    return " ".join(words[-lex.negation_window :])
+    before = folded[max(0, start - 80) : start]
+    # The last clause break: a deque of one consumes the matches in C, keeping the last.
+    if last_break := deque(lex.clause_break.finditer(before), maxlen=1):
+        before = before[last_break[0].end() :]
+    return " ".join(before.split()[-lex.negation_window :])
 
 
 def _fold_for_scan(original: str, config: RulesConfig) -> tuple[str, bytes]:
@@ -319,7 +316,10 @@ def extract_signals(
             if (key := (ev.signal, ev.field, ev.start, ev.end, False)) not in seen:
                 seen.add(key)
                 negated_all.append(ev)
-    facts = {name: name in evidence for name in config.signal_names}
+    facts = dict.fromkeys(config.signal_names, False)
+    for name in evidence:
+        if name in facts:
+            facts[name] = True
     return SignalReport(facts=facts, evidence=evidence, negated=negated_all, language=lang)
 
 

@@ -77,7 +77,7 @@ def _optional_str(record: Mapping[str, Any], name: str, max_chars: int = 512) ->
 def _check_text(value: str, name: str) -> None:
     if "\x00" in value:
         raise InputError("invalid_text", "contains a NUL character", name)
-    if _SURROGATE.search(value):
+    if not value.isascii() and _SURROGATE.search(value):  # isascii: a flag, no scan
         raise InputError("invalid_utf8", "contains bytes that are not valid UTF-8", name)
 
 
@@ -93,7 +93,7 @@ def _text_error(text: str, where: str | None, field: str | None) -> InputError |
     prefix = f"{where}: " if where else ""
     if "\x00" in text:
         return InputError("invalid_text", f"{prefix}contains a NUL character", field)
-    if _SURROGATE.search(text):
+    if not text.isascii() and _SURROGATE.search(text):
         return InputError(
             "invalid_utf8",
             f"{prefix}contains a lone surrogate (e.g. \\ud800): not a character; send UTF-8 text",
@@ -106,6 +106,8 @@ def text_problem(value: Any) -> InputError | None:
     """The first NUL, lone surrogate (in a string or a key) or too-deep nesting in ``value``,
     as an ``InputError`` naming the top-level field (None when ``value`` is fine): what a
     store or a JSON answer cannot hold, anywhere in a ticket."""
+    if isinstance(value, str):  # the usual case, without the walk
+        return _text_error(value, None, None)
     stack: list[tuple[Any, str, str | None, int]] = [(value, "", None, 0)]
     while stack:
         item, path, field, depth = stack.pop()

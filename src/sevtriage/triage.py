@@ -93,6 +93,27 @@ class _Prepared:
     decision: RuleDecision
 
 
+# A chunk of a batch: the prefilter's sets and the model run once over it. Larger chunks spread
+# scikit-learn's and numpy's fixed costs over more tickets and keep an RE2 automaton in the
+# CPU's caches for longer (1,024 against 256: 3-6% more tickets/s on 20,000 tickets, and 4.5%
+# for the bare model); the characters bound the memory a chunk of long tickets holds.
+CHUNK_TICKETS = 1024
+CHUNK_CHARS = 1_000_000
+
+
+def _text_chars(record: Any) -> int:
+    """The characters of a record's subject and body (0 for a record without them)."""
+    if isinstance(record, Ticket):
+        return len(record.subject) + len(record.body)
+    if not isinstance(record, Mapping):
+        return 0
+    size = 0
+    for name in ("subject", "body"):
+        if isinstance(text := record.get(name), str):
+            size += len(text)
+    return size
+
+
 class Triager:
     """Rules, the optional fallback model and the combination policy, loaded once.
 
@@ -105,8 +126,9 @@ class Triager:
         rules_dir: Path | None = None,
         model: ModelLike | None = None,
         max_body_chars: int = MAX_BODY_CHARS,
-        chunk_size: int = 256,
+        chunk_size: int = CHUNK_TICKETS,
         sla: SlaPolicies | None = None,
+        chunk_chars: int = CHUNK_CHARS,
     ) -> None:
         self.config: RulesConfig = load_rules(rules_dir)
         self.engine = RulesEngine(self.config)
@@ -115,6 +137,7 @@ class Triager:
         self.model = model
         self.max_body_chars = max_body_chars
         self.chunk_size = chunk_size
+        self.chunk_chars = chunk_chars
         self.versions: dict[str, str | None] = {
             "rules": self.config.version,
             "model": model.version if model is not None else None,
@@ -150,8 +173,9 @@ class Triager:
         texts = [model_text(batch[i].ticket.subject, batch[i].ticket.body) for i in wanted]
         classes = self.model.classes_
         matrix, terms = self.model.predict_with_terms(texts, top_k=5)
-        for i, row, row_terms in zip(wanted, matrix, terms, strict=True):
-            out[i] = _ModelView({c: float(row[k]) for k, c in enumerate(classes)}, row_terms)
+        rows = matrix.tolist() if hasattr(matrix, "tolist") else matrix  # floats, at once
+        for i, row, row_terms in zip(wanted, rows, terms, strict=True):
+            out[i] = _ModelView(dict(zip(classes, map(float, row), strict=True)), row_terms)
         return out
 
     def _given(self, ticket: Ticket, severity: str, now: datetime | None) -> dict[str, Any]:
@@ -202,15 +226,25 @@ class Triager:
         self, records: Iterable[tuple[int, Any]], now: datetime | None = None
     ) -> Iterator[dict[str, Any]]:
         """One output per input, in order: a result or an error record (id, line, error).
-        Records are taken ``chunk_size`` at a time: the prefilter and the model each run once
-        over a chunk."""
+        Records are taken a chunk at a time (``chunks``): the prefilter and the model each run
+        once over a chunk."""
+        for chunk in self.chunks(records):
+            yield from self._flush(self._prepare_chunk(chunk), now)
+
+    def chunks(self, records: Iterable[tuple[int, Any]]) -> Iterator[list[tuple[int, Any]]]:
+        """(line, record) pairs in chunks of ``chunk_size``, or fewer once their subjects and
+        bodies reach ``chunk_chars`` characters: a chunk's texts are held several times over
+        (folded, as bytes, lower-cased for the model), so long tickets make shorter chunks."""
         pending: list[tuple[int, Any]] = []
+        chars = 0
         for line, record in records:
             pending.append((line, record))
-            if len(pending) >= self.chunk_size:
-                yield from self._flush(self._prepare_chunk(pending), now)
-                pending = []
-        yield from self._flush(self._prepare_chunk(pending), now)
+            chars += _text_chars(record)
+            if len(pending) >= self.chunk_size or chars >= self.chunk_chars:
+                yield pending
+                pending, chars = [], 0
+        if pending:
+            yield pending
 
     def _prepare_chunk(
         self, pending: list[tuple[int, Any]]
@@ -337,7 +371,7 @@ class Triager:
     ) -> dict[str, Any]:
         assert self.model is not None
         probabilities, terms = view.probabilities, view.terms
-        predicted = max(probabilities, key=lambda s: probabilities[s])
+        predicted = max(probabilities, key=probabilities.__getitem__)
         lang = prepared.report.language
         words = ", ".join(t for t, _ in terms[:3])
         explanation = (

@@ -65,11 +65,17 @@ def triager_loader(
             return lambda: Triager(settings.rules_dir)
         return lambda: Triager(settings.rules_dir, model=load_model(settings.model_path))
     rules_dir, with_model = like.config.directory, like.model is not None
-    max_body_chars, chunk_size = like.max_body_chars, like.chunk_size
+    max_body_chars, chunk_size, chunk_chars = like.max_body_chars, like.chunk_size, like.chunk_chars
 
     def rebuild() -> Triager:
         model = load_model(settings.model_path) if with_model else None
-        return Triager(rules_dir, model, max_body_chars=max_body_chars, chunk_size=chunk_size)
+        return Triager(
+            rules_dir,
+            model,
+            max_body_chars=max_body_chars,
+            chunk_size=chunk_size,
+            chunk_chars=chunk_chars,
+        )
 
     return rebuild
 
