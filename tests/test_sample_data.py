@@ -8,14 +8,16 @@ import sys
 from pathlib import Path
 
 
-def _classify(repo: Path, *extra: str) -> list[dict[str, object]]:
+def _classify(
+    repo: Path, *extra: str, data: str = "sample-tickets.jsonl"
+) -> list[dict[str, object]]:
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
             "sevtriage",
             "classify",
-            str(repo / "data" / "sample-tickets.jsonl"),
+            str(repo / "data" / data),
             "--now",
             "2026-11-25T12:00:00+00:00",
             *extra,
@@ -28,8 +30,8 @@ def _classify(repo: Path, *extra: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in proc.stdout.splitlines()]
 
 
-def _labels(repo: Path) -> dict[str, str]:
-    lines = (repo / "data" / "sample-tickets.jsonl").read_text(encoding="utf-8").splitlines()
+def _labels(repo: Path, data: str = "sample-tickets.jsonl") -> dict[str, str]:
+    lines = (repo / "data" / data).read_text(encoding="utf-8").splitlines()
     return {r["id"]: r["label"] for r in map(json.loads, lines)}
 
 
@@ -54,3 +56,16 @@ def test_rules_only_on_the_sample_stays_above_its_floor(repo: Path) -> None:
     labels = _labels(repo)
     accuracy = sum(r["severity"] == labels[str(r["id"])] for r in results) / len(results)
     assert accuracy >= 0.65, f"rules-only sample accuracy fell to {accuracy:.2f}"
+
+
+def test_tickets_written_blind_from_the_spec_stay_above_their_floor(repo: Path) -> None:
+    """80 tickets written from the specification by someone who never saw the rules (see
+    data/README.md): measured 0.84 accuracy and P1 recall 0.95 when they were added."""
+    results = _classify(repo, data="blind-probe.jsonl")
+    labels = _labels(repo, "blind-probe.jsonl")
+    assert [r["id"] for r in results] == list(labels)
+    accuracy = sum(r["severity"] == labels[str(r["id"])] for r in results) / len(results)
+    p1 = [r for r in results if labels[str(r["id"])] == "P1"]
+    p1_recall = sum(r["severity"] == "P1" for r in p1) / len(p1)
+    assert accuracy >= 0.8, f"blind-probe accuracy fell to {accuracy:.2f}"
+    assert p1_recall >= 0.9, f"blind-probe P1 recall fell to {p1_recall:.2f}"
