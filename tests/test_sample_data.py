@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def _classify(
     repo: Path, *extra: str, data: str = "sample-tickets.jsonl"
@@ -58,14 +60,20 @@ def test_rules_only_on_the_sample_stays_above_its_floor(repo: Path) -> None:
     assert accuracy >= 0.65, f"rules-only sample accuracy fell to {accuracy:.2f}"
 
 
-def test_tickets_written_blind_from_the_spec_stay_above_their_floor(repo: Path) -> None:
-    """80 tickets written from the specification by someone who never saw the rules (see
-    data/README.md): measured 0.84 accuracy and P1 recall 0.95 when they were added."""
-    results = _classify(repo, data="blind-probe.jsonl")
-    labels = _labels(repo, "blind-probe.jsonl")
+@pytest.mark.parametrize(
+    ("data", "floor"), [("blind-probe.jsonl", 0.8), ("blind-probe-2.jsonl", 0.75)]
+)
+def test_tickets_written_blind_from_the_spec_stay_above_their_floor(
+    repo: Path, data: str, floor: float
+) -> None:
+    """Tickets written from the specification by someone who never saw the rules (see
+    data/README.md). Blind: 0.838 and 0.750 accuracy, P1 recall 0.95 and 0.85; after session
+    7's changes 0.850 and 0.787, P1 recall 0.95 and 0.95."""
+    results = _classify(repo, data=data)
+    labels = _labels(repo, data)
     assert [r["id"] for r in results] == list(labels)
     accuracy = sum(r["severity"] == labels[str(r["id"])] for r in results) / len(results)
     p1 = [r for r in results if labels[str(r["id"])] == "P1"]
     p1_recall = sum(r["severity"] == "P1" for r in p1) / len(p1)
-    assert accuracy >= 0.8, f"blind-probe accuracy fell to {accuracy:.2f}"
-    assert p1_recall >= 0.9, f"blind-probe P1 recall fell to {p1_recall:.2f}"
+    assert accuracy >= floor, f"{data} accuracy fell to {accuracy:.2f}"
+    assert p1_recall >= 0.9, f"{data} P1 recall fell to {p1_recall:.2f}"

@@ -275,3 +275,56 @@ def test_matches_another_lexicon_already_filed_are_skipped_without_changing_the_
     half = len(first) // 2
     for order in (second + first, first[:half] + second + first[half:]):
         assert extract_signals(subject, body, config, candidates=order) == report
+
+
+def test_a_stop_gap_named_after_the_action_is_a_workaround(triager: Triager) -> None:
+    for text in (
+        "Our team has been forwarding the chats by email for the time being.",
+        "If we split the list into smaller batches, it goes through.",
+        "Seguimos exportando los reportes desde la API hasta que lo arreglen.",
+        "Si los enviamos en tandas de cien, funciona.",
+        "Con una planilla vamos tirando.",
+    ):
+        facts = extract_signals("", text, triager.config).facts
+        assert facts["workaround"], text
+    for text in (
+        "Meanwhile we are losing sales every hour.",
+        "Mientras tanto perdemos pedidos.",
+        "Si los enviamos en tandas, no funciona.",
+        "We're checking our own network in the meantime.",
+        "Meanwhile we can't do anything.",
+        "Mientras tanto no podemos trabajar.",
+        "Mientras tanto estamos perdiendo ventas.",
+        "Por ahora seguimos sin poder enviar nada.",
+    ):
+        facts = extract_signals("", text, triager.config).facts
+        assert not facts["workaround"], text
+
+
+def test_a_stop_gap_that_cannot_last_is_temporary(triager: Triager) -> None:
+    for text in (
+        "It works if we do it by hand, but it's not something we can keep doing every week.",
+        "Lo hacemos a mano, pero no es lo ideal.",
+    ):
+        assert extract_signals("", text, triager.config).facts["workaround_temporary"], text
+
+
+def test_spanish_indefinite_article_is_not_a_limited_scope(triager: Triager) -> None:
+    def scope(text: str) -> bool:
+        return extract_signals("", text, triager.config).facts["limited_scope"]
+
+    assert not scope("Al abrir un chat el navegador se queda congelado, a todo el equipo.")
+    assert not scope("Pusimos a una persona a contestar desde el teléfono.")
+    assert scope("Un agente no puede entrar a la bandeja.")
+    assert scope("Solo un chat se queda trabado.")
+
+
+def test_a_business_at_a_standstill_in_spanish_word_order_and_progressive(
+    triager: Triager,
+) -> None:
+    for text in (
+        "Vendemos solo por WhatsApp, así que está todo parado.",
+        "Ahora mismo no estamos atendiendo a ningún cliente.",
+        "Right now we're not serving any customers at all.",
+    ):
+        assert extract_signals("", text, triager.config).facts["business_stopped"], text

@@ -7,6 +7,11 @@
 - The model is less severe (a downgrade): accepted only when the rule was not clear evidence
   (confidence under ``rules_clear_confidence``), the probability reaches
   ``downgrade_min_probability``, and the rule did not say P1. A P1 is never downgraded by the model.
+- An upgrade over a rule on a ticket that states a workaround that works (``workaround_upgrade``:
+  a condition over the signals and its own ``min_probability``) needs that probability instead:
+  the spec puts a short-term workaround at P3, and the model reads "the export fails" as P2 with
+  or without the customer's "we split the list for now". Optional; without it, every upgrade
+  needs ``upgrade_min_probability``.
 - Otherwise the rule stands (``source = "rules"``), flagged for review when the model disagrees
   with probability ``disagreement_review_probability`` or more.
 
@@ -15,13 +20,22 @@ Pure functions of their inputs; the thresholds are data (``rules/combination.yam
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sevtriage.config import SEVERITIES, read_yaml, validate_model
+from sevtriage.config import SEVERITIES, Condition, SignalsFile, read_yaml, validate_model
 from sevtriage.errors import ConfigError, ConfigProblem
+from sevtriage.rules import matches
+
+
+class WorkaroundUpgrade(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_probability: float = Field(ge=0.0, le=1.0)
+    when: Condition
 
 
 class CombinationPolicy(BaseModel):
@@ -33,10 +47,12 @@ class CombinationPolicy(BaseModel):
     downgrade_min_probability: float = Field(ge=0.0, le=1.0)
     review_below: float = Field(ge=0.0, le=1.0)
     disagreement_review_probability: float = Field(ge=0.0, le=1.0)
+    workaround_upgrade: WorkaroundUpgrade | None = None
 
 
 def load_policy(rules_dir: Path) -> CombinationPolicy:
-    """The combination policy (versioned with the rules); ``ConfigError`` when missing/invalid."""
+    """The combination policy (versioned with the rules); ``ConfigError`` when missing/invalid,
+    or when ``workaround_upgrade`` names a signal ``signals.yaml`` does not define."""
     path = rules_dir / "combination.yaml"
     problems: list[ConfigProblem] = []
     if not path.is_file():
@@ -44,6 +60,23 @@ def load_policy(rules_dir: Path) -> CombinationPolicy:
     policy = validate_model(CombinationPolicy, read_yaml(path, problems), path, problems)
     if problems or policy is None:
         raise ConfigError(problems)
+    if policy.workaround_upgrade is not None:
+        signals_path = rules_dir / "signals.yaml"
+        known = validate_model(
+            SignalsFile, read_yaml(signals_path, problems), signals_path, problems
+        )
+        if problems or known is None:
+            raise ConfigError(problems)
+        for name in policy.workaround_upgrade.when.signal_names():
+            if name not in known.signals:
+                where = "workaround_upgrade.when"
+                problems.append(
+                    ConfigProblem(
+                        str(path), where, f"unknown signal {name!r} (not in signals.yaml)"
+                    )
+                )
+        if problems:
+            raise ConfigError(problems)
     return policy
 
 
@@ -65,8 +98,10 @@ def combine(
     rule_confidence: float,
     model_probabilities: dict[str, float],
     policy: CombinationPolicy,
+    facts: Mapping[str, bool] | None = None,
 ) -> Combined:
-    """The final severity from the rules' answer (None when no rule fired) and the model's."""
+    """The final severity from the rules' answer (None when no rule fired) and the model's;
+    ``facts``, the ticket's signals, for ``workaround_upgrade``."""
     model_severity = max(
         SEVERITIES, key=lambda s: (model_probabilities.get(s, 0.0), -SEVERITIES.index(s))
     )
@@ -79,7 +114,11 @@ def combine(
             rule_severity, "rules+model", confidence, confidence < policy.review_below, False
         )
     if _more_severe(model_severity, rule_severity):
-        if p_model >= policy.upgrade_min_probability:
+        needed = policy.upgrade_min_probability
+        special = policy.workaround_upgrade
+        if special is not None and facts is not None and matches(special.when, facts):
+            needed = special.min_probability
+        if p_model >= needed:
             return Combined(
                 model_severity, "rules+model", p_model, p_model < policy.review_below, True
             )

@@ -298,7 +298,9 @@ class Triager:
         else:
             rule_severity, rule_conf = None, severity_rules.default_confidence
         if view is not None:
-            combined = combine(rule_severity, rule_conf, view.probabilities, self.policy)
+            combined = combine(
+                rule_severity, rule_conf, view.probabilities, self.policy, report.facts
+            )
             severity, source = combined.severity, combined.source
             confidence, needs_review = combined.confidence, combined.needs_review
             model_decisive = combined.model_decisive

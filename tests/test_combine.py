@@ -1,0 +1,71 @@
+"""Combining the rules' answer with the model's: the workaround rule of the policy, from the
+shipped rules/combination.yaml, and its validation at load."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sevtriage.combine import combine, load_policy
+from sevtriage.errors import ConfigError
+from sevtriage.triage import Triager
+
+P2_AT_55 = {"P1": 0.05, "P2": 0.55, "P3": 0.35, "P4": 0.05}
+P2_AT_75 = {"P1": 0.05, "P2": 0.75, "P3": 0.15, "P4": 0.05}
+
+
+@pytest.mark.parametrize(
+    ("facts", "probabilities", "expected"),
+    [
+        ({}, P2_AT_55, "P2"),  # an ordinary upgrade: 0.55 reaches upgrade_min_probability
+        ({"workaround": True}, P2_AT_55, "P3"),  # a working workaround: 0.55 is not enough
+        ({"workaround_temporary": True}, P2_AT_55, "P3"),
+        ({"workaround": True}, P2_AT_75, "P2"),  # ... 0.75 is
+        ({"workaround": True, "workaround_insufficient": True}, P2_AT_55, "P2"),
+        ({"workaround": True, "no_workaround": True}, P2_AT_55, "P2"),
+    ],
+)
+def test_an_upgrade_over_a_stated_working_workaround_needs_more_probability(
+    triager: Triager, facts: dict[str, bool], probabilities: dict[str, float], expected: str
+) -> None:
+    policy = triager.policy
+    assert policy.workaround_upgrade is not None
+    assert policy.upgrade_min_probability < 0.55 < policy.workaround_upgrade.min_probability < 0.75
+    combined = combine("P3", 0.65, probabilities, policy, facts)
+    assert combined.severity == expected
+    assert combined.model_decisive == (expected == "P2")
+    # Without the ticket's facts (older callers) every upgrade takes the ordinary threshold.
+    assert combine("P3", 0.65, probabilities, policy).severity == "P2"
+
+
+def test_a_downgrade_is_not_touched_by_the_workaround_rule(triager: Triager) -> None:
+    to_p3 = {"P1": 0.02, "P2": 0.3, "P3": 0.6, "P4": 0.08}
+    assert combine("P2", 0.7, to_p3, triager.policy, {"workaround": True}).severity == "P3"
+    assert combine("P1", 0.9, to_p3, triager.policy, {"workaround": True}).severity == "P1"
+
+
+def test_a_workaround_rule_naming_an_unknown_signal_is_refused_at_load(
+    tmp_path: Path, repo: Path
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(repo / "rules", rules)
+    path = rules / "combination.yaml"
+    path.write_text(path.read_text().replace("workaround_temporary]", "work_around_temp]"))
+    with pytest.raises(ConfigError) as info:
+        load_policy(rules)
+    message = str(info.value)
+    assert "workaround_upgrade.when" in message and "work_around_temp" in message
+
+
+def test_a_workaround_rule_without_its_probability_is_refused_at_load(
+    tmp_path: Path, repo: Path
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(repo / "rules", rules)
+    path = rules / "combination.yaml"
+    path.write_text(path.read_text().replace("  min_probability: 0.6\n", ""))
+    with pytest.raises(ConfigError) as info:
+        load_policy(rules)
+    assert "min_probability" in str(info.value)
