@@ -46,26 +46,27 @@ def test_a_downgrade_is_not_touched_by_the_workaround_rule(triager: Triager) -> 
     assert combine("P1", 0.9, to_p3, triager.policy, {"workaround": True}).severity == "P1"
 
 
-def test_a_workaround_rule_naming_an_unknown_signal_is_refused_at_load(
-    tmp_path: Path, repo: Path
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        (
+            "workaround_temporary]",
+            "work_around_temp]",
+            ["workaround_upgrade.when", "work_around_temp"],
+        ),
+        ("  min_probability: 0.6\n", "", ["min_probability"]),
+    ],
+)
+def test_a_broken_workaround_rule_is_refused_at_load(
+    tmp_path: Path, repo: Path, old: str, new: str, named: list[str]
 ) -> None:
+    """An unknown signal name, or the rule without its probability: a clear error at load."""
     rules = tmp_path / "rules"
     shutil.copytree(repo / "rules", rules)
     path = rules / "combination.yaml"
-    path.write_text(path.read_text().replace("workaround_temporary]", "work_around_temp]"))
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
     with pytest.raises(ConfigError) as info:
         load_policy(rules)
-    message = str(info.value)
-    assert "workaround_upgrade.when" in message and "work_around_temp" in message
-
-
-def test_a_workaround_rule_without_its_probability_is_refused_at_load(
-    tmp_path: Path, repo: Path
-) -> None:
-    rules = tmp_path / "rules"
-    shutil.copytree(repo / "rules", rules)
-    path = rules / "combination.yaml"
-    path.write_text(path.read_text().replace("  min_probability: 0.6\n", ""))
-    with pytest.raises(ConfigError) as info:
-        load_policy(rules)
-    assert "min_probability" in str(info.value)
+    assert all(part in str(info.value) for part in named), str(info.value)
