@@ -61,14 +61,16 @@ def test_rules_only_on_the_sample_stays_above_its_floor(repo: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "floor"), [("blind-probe.jsonl", 0.8), ("blind-probe-2.jsonl", 0.75)]
+    ("data", "floor"),
+    [("blind-probe.jsonl", 0.8), ("blind-probe-2.jsonl", 0.75), ("blind-probe-3.jsonl", 0.8)],
 )
 def test_tickets_written_blind_from_the_spec_stay_above_their_floor(
     repo: Path, data: str, floor: float
 ) -> None:
     """Tickets written from the specification by someone who never saw the rules (see
-    data/README.md). Blind: 0.838 and 0.750 accuracy, P1 recall 0.95 and 0.85; after session
-    7's changes 0.850 and 0.787, P1 recall 0.95 and 0.95."""
+    data/README.md). Blind: 0.838, 0.750 and 0.838 accuracy, P1 recall 0.95, 0.85 and 0.95
+    (the third set measured after session 7's changes); after them the first two 0.850 and
+    0.787, P1 recall 0.95 and 0.95."""
     results = _classify(repo, data=data)
     labels = _labels(repo, data)
     assert [r["id"] for r in results] == list(labels)
