@@ -316,10 +316,7 @@ def extract_signals(
             if (key := (ev.signal, ev.field, ev.start, ev.end, False)) not in seen:
                 seen.add(key)
                 negated_all.append(ev)
-    facts = dict.fromkeys(config.signal_names, False)
-    for name in evidence:
-        if name in facts:
-            facts[name] = True
+    facts = {name: name in evidence for name in config.signal_names}
     return SignalReport(facts=facts, evidence=evidence, negated=negated_all, language=lang)
 
 

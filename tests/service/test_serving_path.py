@@ -175,6 +175,8 @@ def test_no_warm_up_tickets_reads_none(tmp_path: Path) -> None:
     assert Settings.from_env({"SEVTRIAGE_WARM_UP_TICKETS": "0"}).warm_up_tickets == 0
     with pytest.raises(ConfigError, match="SEVTRIAGE_WARM_UP_TICKETS"):
         Settings.from_env({"SEVTRIAGE_WARM_UP_TICKETS": "many"})
+    with pytest.raises(ConfigError, match=r"SEVTRIAGE_MAX_BATCH.*not a positive integer"):
+        Settings.from_env({"SEVTRIAGE_MAX_BATCH": "0"})
 
 
 def test_the_warm_up_tickets_take_the_paths_a_first_request_would(tmp_path: Path) -> None:

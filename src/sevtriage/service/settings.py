@@ -62,21 +62,13 @@ def parse_tokens(raw: str, env_name: str = TOKENS_ENV) -> dict[str, str]:
     return tokens
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) <= 0:
-        raise ConfigError([ConfigProblem(name, "", f"{raw!r} is not a positive integer")])
-    return int(raw)
-
-
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise ConfigError([ConfigProblem(name, "", f"{raw!r} is not a whole number (0 or more)")])
+    if not raw.isdigit() or int(raw) < minimum:
+        kind = "a positive integer" if minimum == 1 else f"a whole number ({minimum} or more)"
+        raise ConfigError([ConfigProblem(name, "", f"{raw!r} is not {kind}")])
     return int(raw)
 
 
@@ -116,11 +108,11 @@ class Settings:
         return cls(
             database_url=database_url(environ),
             tokens=parse_tokens(environ.get(TOKENS_ENV, "")),
-            max_body_bytes=_positive_int(environ, "SEVTRIAGE_MAX_BODY_BYTES", 8 * 1024 * 1024),
-            max_batch=_positive_int(environ, "SEVTRIAGE_MAX_BATCH", 1000),
+            max_body_bytes=_whole_number(environ, "SEVTRIAGE_MAX_BODY_BYTES", 8 * 1024 * 1024),
+            max_batch=_whole_number(environ, "SEVTRIAGE_MAX_BATCH", 1000),
             review_below=_fraction(environ, "SEVTRIAGE_REVIEW_BELOW", 0.6),
             rules_dir=_path(environ, RULES_DIR_ENV),
             model_path=_path(environ, MODEL_ENV),
             admin_tokens=parse_tokens(environ.get(ADMIN_TOKENS_ENV, ""), ADMIN_TOKENS_ENV),
-            warm_up_tickets=_count(environ, "SEVTRIAGE_WARM_UP_TICKETS", 1000),
+            warm_up_tickets=_whole_number(environ, "SEVTRIAGE_WARM_UP_TICKETS", 1000, minimum=0),
         )
