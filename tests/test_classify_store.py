@@ -142,8 +142,18 @@ def _lines_done(reader: Engine, store_url: str) -> int:
         return 0
 
 
-def _kill_when(proc: subprocess.Popen[bytes], done: Any, at_least: int, then: float) -> None:
-    """SIGKILL ``proc`` ``then`` seconds after ``done()`` reaches ``at_least`` lines."""
+# Lines a run still has to do when it is killed at the latest: more than a chunk (1,024), so
+# a fast machine cannot finish the run between two looks at its progress.
+RESERVE = 1_200
+
+
+def _kill_when(
+    proc: subprocess.Popen[bytes], done: Any, at_least: int, then: float, total: int
+) -> None:
+    """SIGKILL ``proc`` ``then`` seconds after ``done()`` reaches ``at_least`` lines, or as soon
+    as fewer than ``RESERVE`` of its ``total`` lines are left (whichever comes first)."""
+    latest = total - RESERVE
+    at_least = min(at_least, latest)
     deadline = time.monotonic() + 90
     while done() < at_least:
         if proc.poll() is not None:
@@ -151,7 +161,9 @@ def _kill_when(proc: subprocess.Popen[bytes], done: Any, at_least: int, then: fl
             raise AssertionError(f"the run ended before line {at_least}: {proc.stderr.read()!r}")
         assert time.monotonic() < deadline, "the run made no progress"
         time.sleep(0.01)
-    time.sleep(then)
+    until = time.monotonic() + then
+    while time.monotonic() < until and done() < latest:
+        time.sleep(0.005)
     assert proc.poll() is None, "the run ended before it could be killed: use a bigger corpus"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -217,6 +229,7 @@ def test_killed_twice_and_resumed_twice_stores_each_ticket_once_and_writes_the_c
             lambda: _lines_done(reader, store_url),
             done + rng.randint(100, 900),
             rng.uniform(0, 0.2),
+            len(corpus.lines),
         )
         done = _lines_done(reader, store_url)
         _assert_store_holds_lines(reader, corpus, done)
@@ -237,12 +250,10 @@ def test_many_kills_at_random_points_lose_and_double_nothing(
     out = tmp_path / "out.jsonl"
     rng = random.Random(7)
     args = _classify_args(corpus, store_url, out, "--commit-every", "37", "--resume")
+    total = len(corpus.lines)
     try:
         proc = _start(*args)
-        time.sleep(rng.uniform(0.2, 0.9))
-        assert proc.poll() is None
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        _kill_when(proc, lambda: _lines_done(reader, store_url), 0, rng.uniform(0.2, 0.9), total)
         _assert_store_holds_lines(reader, corpus, _lines_done(reader, store_url))
         for _ in range(3):
             done = _lines_done(reader, store_url)
@@ -252,6 +263,7 @@ def test_many_kills_at_random_points_lose_and_double_nothing(
                 lambda: _lines_done(reader, store_url),
                 done + rng.randint(1, 600),
                 rng.uniform(0, 0.05),
+                total,
             )
             _assert_store_holds_lines(reader, corpus, _lines_done(reader, store_url))
         final = _sevtriage(*args)
@@ -282,7 +294,7 @@ def test_an_interrupted_run_is_continued_only_as_it_was_started(
     out = tmp_path / "out.jsonl"
     try:
         proc = _start(*_classify_args(corpus, store_url, out, "--commit-every", "50"))
-        _kill_when(proc, lambda: _lines_done(reader, store_url), 400, 0)
+        _kill_when(proc, lambda: _lines_done(reader, store_url), 400, 0, len(corpus.lines))
         before = out.read_bytes()
 
         refused = _sevtriage(*_classify_args(corpus, store_url, out))
@@ -324,7 +336,7 @@ def test_standard_input_resumes_only_with_a_run_id(corpus: Corpus, tmp_path: Pat
     try:
         with corpus.path.open("rb") as stdin:
             proc = _start(*args, stdin=stdin)
-            _kill_when(proc, lambda: _lines_done(reader, store_url), 300, 0.05)
+            _kill_when(proc, lambda: _lines_done(reader, store_url), 300, 0.05, len(corpus.lines))
         done = _lines_done(reader, store_url)
         with corpus.path.open("rb") as stdin:
             resumed = _sevtriage(*args, "--resume", stdin=stdin)
