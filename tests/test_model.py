@@ -201,7 +201,8 @@ def test_shipped_model_loads_is_small_and_has_a_full_card(shipped: SeverityModel
         "validation",
     ):
         assert key in card, key
-    assert card["training_data"]["files"] == ["data/train.jsonl"]
+    assert card["training_data"]["files"][0] == "data/train.jsonl"
+    assert "data/blind-probe-4.jsonl" not in card["training_data"]["files"]  # kept for evaluation
 
 
 @pytest.fixture(scope="module")
@@ -317,3 +318,29 @@ def test_shared_analysis_fold_proba_equals_fitting_the_pipeline_per_fold(
     real = out_of_fold_proba(lambda: build_pipeline(**chosen), texts, labels, groups, 3, 0)
     # Same matrices, same classifier: equal in practice, tolerance only for float noise.
     np.testing.assert_allclose(ours, real, rtol=0, atol=1e-12)
+
+
+def test_tickets_without_a_group_each_make_their_own_and_keep_the_folds_grouped() -> None:
+    """Generated tickets (a concept each, from the sidecar) trained with hand-written ones or
+    reviewed overrides (no group): the concepts still never straddle folds, and each ungrouped
+    ticket is a group of its own (before, one ungrouped ticket made the whole CV ungrouped)."""
+    from sevtriage.model import _cv_groups, _splits
+
+    generated = read_labelled([REPO / "data" / "train.jsonl"], groups=True)[:300]
+    written = read_labelled([REPO / "data" / "sample-tickets.jsonl"])
+    records = generated + written
+    groups = _cv_groups(records)
+    assert groups is not None and len(groups) == len(records)
+    assert len({g for g, r in zip(groups, records, strict=True) if "group" not in r}) == len(
+        written
+    )
+    texts, labels = _texts(records), [r["label"] for r in records]
+    folds_of: dict[str, set[int]] = {}
+    for fold, (_, test_idx) in enumerate(_splits(texts, labels, groups, 3, 0)):
+        for i in test_idx:
+            folds_of.setdefault(groups[i], set()).add(fold)
+    assert all(len(folds) == 1 for folds in folds_of.values())
+    assert len({g for r, g in zip(records, groups, strict=True) if "group" in r}) < len(generated)
+    _, card = train_model(records, seed=0, folds=3)
+    assert "grouped" in card["validation"]["method"]
+    assert _cv_groups(written) is None

@@ -273,6 +273,18 @@ def texts_and_labels(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], l
     return texts, [str(r["label"]) for r in records]
 
 
+def _cv_groups(records: Sequence[Mapping[str, Any]]) -> list[str] | None:
+    """The cross-validation group of each record: its ``group`` (the generated data's concept,
+    so that no concept straddles folds), and for a record without one, the record alone (a
+    reviewed override, a hand-written ticket). None when no record has a group."""
+    if not any("group" in r for r in records):
+        return None
+    return [
+        f"group:{r['group']}" if "group" in r else f"row:{r.get('id', i)}"
+        for i, r in enumerate(records)
+    ]
+
+
 def train_model(
     records: Sequence[Mapping[str, Any]],
     seed: int = 0,
@@ -283,7 +295,7 @@ def train_model(
 ) -> tuple[Pipeline, dict[str, Any]]:
     """Fit the pipeline on ``records`` (``subject``, ``body``, ``label``) and return it with a
     partial card: parameters, data hash/size, and validation metrics and per-class thresholds
-    from ``folds``-fold out-of-fold predictions (grouped by a ``group`` key when records have one).
+    from ``folds``-fold out-of-fold predictions (grouped as ``_cv_groups`` says).
     The folds analyse each text once (``shared_analysis_fold_proba``: the numbers of fitting the
     pipeline per fold). With ``workers`` above 1 (default: from ``PARALLEL_FOLDS_FROM`` records
     on, on more than one core) they run in a worker process beside the final fit, else in this
@@ -295,7 +307,7 @@ def train_model(
     if missing:
         raise ModelError(f"the training data has no examples of {missing}; every label needs some")
     chosen = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
-    groups = [str(r["group"]) for r in records] if all("group" in r for r in records) else None
+    groups = _cv_groups(records)
     steps = folds + 1 if folds > 1 else 1
     bar = _progress_bar(steps, progress)
     card: dict[str, Any] = {

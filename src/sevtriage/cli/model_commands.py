@@ -164,13 +164,20 @@ def format_systems(systems: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _shown(path: Path) -> str:
+    """``path`` as a card records it: relative to the project when inside it (no machine's
+    folders in a committed card)."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
+
+
 def _heldout_section(
     pipeline_model: SeverityModel, path: Path, rules_dir: Path | None
 ) -> dict[str, Any]:
     records = read_labelled([path])
     report = ev.evaluate_systems(records, pipeline_model, rules_dir)
     return {
-        "data": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path),
+        "data": _shown(path),
         "sha256": records_sha256(records),
         "size": len(records),
         "metrics": report["systems"],
@@ -377,8 +384,8 @@ def promote(
     entry: dict[str, Any] = {
         "event": "promoted",
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "from": str(new),
-        "held_out": str(heldout),
+        "from": _shown(new),
+        "held_out": _shown(heldout),
         "forced": force,
         "reason": reason,
     }
