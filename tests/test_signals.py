@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -328,3 +329,43 @@ def test_a_business_at_a_standstill_in_spanish_word_order_and_progressive(
         "Right now we're not serving any customers at all.",
     ):
         assert extract_signals("", text, triager.config).facts["business_stopped"], text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is there a guide for setting up the chatbot?",
+        "Could you send us the user manual for admins",
+        "I couldn't find the rate limits in the API docs.",
+        "The docs for the contacts endpoint don't say whether tags are replaced.",
+        "There is a typo in your help center article about templates.",
+        "¿Tienen algún manual o video tutorial para los agentes nuevos?",
+        "No encontramos el límite de mensajes en la documentación.",
+        "Nos gustaría una guía para la aprobación de plantillas.",
+        "Solicitudes de documentación o consultas relacionadas con preguntas frecuentes.",
+    ],
+)
+def test_a_request_for_documentation_or_a_gap_in_it_is_a_documentation_request(
+    triager: Triager, text: str
+) -> None:
+    assert extract_signals("", text, triager.config).facts["documentation_request"], text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We migrated the number yesterday following your onboarding guide; since then nothing arrives.",
+        "Ya probamos todo lo que dice la guía y seguimos sin poder entrar.",
+        "Our welcome / FAQ bot has stopped answering on Messenger.",
+        "We have flows in the chatbot for FAQs, opening hours and order tracking.",
+        "The docs say 5MB but the upload stops at 1MB, so we compress the images.",
+        "Por ahora lo hacemos de forma manual, pero no escala.",
+        "El número de guía llega vacío en el aviso de envío.",
+    ],
+)
+def test_a_document_the_customer_used_or_a_product_part_is_not_a_documentation_request(
+    triager: Triager, text: str
+) -> None:
+    """Documents mentioned as followed, read or quoted, and FAQ bots, manual work and tracking
+    guides, are not requests (each made a P4 rule fire on P1-P3 tickets written by people)."""
+    assert not extract_signals("", text, triager.config).facts["documentation_request"], text
