@@ -369,3 +369,23 @@ def test_a_document_the_customer_used_or_a_product_part_is_not_a_documentation_r
     """Documents mentioned as followed, read or quoted, and FAQ bots, manual work and tracking
     guides, are not requests (each made a P4 rule fire on P1-P3 tickets written by people)."""
     assert not extract_signals("", text, triager.config).facts["documentation_request"], text
+
+
+@pytest.mark.parametrize(
+    ("text", "signal", "expected"),
+    [
+        ("The app icon on iOS looks blurry since the last update.", "minor_issue", True),
+        ("El ícono de la app se ve borroso en la pantalla de inicio.", "minor_issue", True),
+        ("Messages sit with the clock icon forever, nothing is delivered.", "minor_issue", False),
+        ("Everything we send gets the red 'failed' icon.", "minor_issue", False),
+        ("¿Nos pueden dar una sesión de onboarding para el equipo?", "training_request", True),
+        ("We moved the number following your onboarding guide.", "training_request", False),
+        ("We're onboarding 20 seasonal agents next week.", "training_request", False),
+    ],
+)
+def test_an_icon_or_onboarding_is_a_p4_signal_only_in_its_p4_sense(
+    triager: Triager, text: str, signal: str, expected: bool
+) -> None:
+    """An icon that looks wrong is cosmetic; the icon a failing message shows is not. A request
+    for an onboarding session is training; onboarding that happened, or staff, is not."""
+    assert extract_signals("", text, triager.config).facts[signal] is expected, text
