@@ -62,7 +62,13 @@ def test_rules_only_on_the_sample_stays_above_its_floor(repo: Path) -> None:
 
 @pytest.mark.parametrize(
     ("data", "floor"),
-    [("blind-probe.jsonl", 0.8), ("blind-probe-2.jsonl", 0.75), ("blind-probe-3.jsonl", 0.8)],
+    [
+        ("blind-probe.jsonl", 0.8),
+        ("blind-probe-2.jsonl", 0.75),
+        ("blind-probe-3.jsonl", 0.8),
+        ("blind-probe-4.jsonl", 0.85),
+        ("blind-probe-5.jsonl", 0.8),
+    ],
 )
 def test_tickets_written_blind_from_the_spec_stay_above_their_floor(
     repo: Path, data: str, floor: float
@@ -70,7 +76,10 @@ def test_tickets_written_blind_from_the_spec_stay_above_their_floor(
     """Tickets written from the specification by someone who never saw the rules (see
     data/README.md). Blind: 0.838, 0.750 and 0.838 accuracy, P1 recall 0.95, 0.85 and 0.95
     (the third set measured after session 7's changes); after them the first two 0.850 and
-    0.787, P1 recall 0.95 and 0.95."""
+    0.787, P1 recall 0.95 and 0.95. Since session 8 the first three are also training data
+    (the floors then guard against a broken model or rules, no longer measure generalisation);
+    the fourth and fifth are not (0.788 and 0.788 blind with session 7's code; 0.900 and 0.875,
+    P1 recall 0.95 and 0.95, with the model retrained on people's tickets)."""
     results = _classify(repo, data=data)
     labels = _labels(repo, data)
     assert [r["id"] for r in results] == list(labels)
