@@ -213,3 +213,14 @@ def test_import_labels_writes_jsonl_and_error_records(tmp_path: Path) -> None:
     assert json.loads(out.read_text()) == {"id": "1", "subject": "a", "body": "b", "label": "P1"}
     error = json.loads(err.splitlines()[0])
     assert error["line"] == 3 and "'meh'" in error["error"]["message"]
+
+
+def test_cards_record_paths_inside_the_project_relative_to_it(tmp_path: Path) -> None:
+    """The promotion history and the held-out section name project files as data/test.jsonl,
+    whether given absolute or relative, and any other path as given."""
+    from sevtriage.cli.model_commands import REPO as PROJECT
+    from sevtriage.cli.model_commands import _shown
+
+    assert _shown(PROJECT / "data" / "test.jsonl") == "data/test.jsonl"
+    outside = tmp_path / "held.jsonl"
+    assert _shown(outside) == str(outside)
