@@ -101,3 +101,43 @@ def test_rules_version_changes_with_content(rules_copy: Path) -> None:
     sev = rules_copy / "severity.yaml"
     sev.write_text(sev.read_text().replace("confidence: 0.9", "confidence: 0.91", 1))
     assert load_rules(rules_copy).version != before
+
+
+def test_a_fragment_is_written_once_and_used_as_its_name(rules_copy: Path) -> None:
+    """A lexicon's fragment is expanded where a pattern says <<name>>: the same matches as the
+    regex written out."""
+    from sevtriage.signals import extract_signals
+
+    en = rules_copy / "lexicons" / "en.yaml"
+    text = en.read_text()
+    assert "<<doc>>" in text
+    config = load_rules(rules_copy)
+    (documentation,) = (
+        s for s in config.lexicons["en"].signals if s.name == "documentation_request"
+    )
+    assert all("<<" not in p.pattern for p in documentation.patterns)
+    assert any("knowledge base" in p.pattern for p in documentation.patterns)
+    report = extract_signals("", "Do you have a knowledge base article on webhooks?", config)
+    assert report.facts["documentation_request"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("<<doc_cue>>\\b[^.!?\\n]{0,50}", "<<doc_kue>>\\b[^.!?\\n]{0,50}", "unknown fragment"),
+        ("  det: '", "  det_unused: 'x'\n  det: '", "fragments.det_unused: not used"),
+        ("  det: '", "  det: '<<doc>>", "fragments.det: a fragment cannot use another one"),
+        ("  det: '", "  det: '(unclosed", "fragments.det: bad regular expression"),
+    ],
+)
+def test_a_broken_fragment_is_refused_at_load(
+    rules_copy: Path, old: str, new: str, expected: str
+) -> None:
+    """An unknown name in a pattern, a fragment nothing uses, one that uses another, a bad
+    regex: each refused with the file and key."""
+    en = rules_copy / "lexicons" / "en.yaml"
+    text = en.read_text()
+    assert old in text
+    en.write_text(text.replace(old, new, 1))
+    problems = _problems(rules_copy)
+    assert any("en.yaml" in p and expected in p for p in problems), problems

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -64,7 +64,14 @@ class LexiconFile(_Strict):
     negation: NegationSpec
     hedges: list[str] = Field(default_factory=list)
     quote_markers: list[str] = Field(default_factory=list)
+    # Named pieces of regular expression that patterns use as <<name>> (one alternation written
+    # once, e.g. the names of a document, instead of copied into every pattern).
+    fragments: dict[str, str] = Field(default_factory=dict)
     signals: dict[str, SignalPatterns]
+
+
+_FRAGMENT_REF = re.compile(r"<<([a-z][a-z0-9_]*)>>")
+_FRAGMENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class Condition(_Strict):
@@ -228,6 +235,38 @@ def _compile(pattern: str, path: Path, loc: str, problems: list[ConfigProblem]) 
     return pattern
 
 
+def _fragments(lex: LexiconFile, path: Path, problems: list[ConfigProblem]) -> dict[str, str]:
+    """The lexicon's fragments, each a valid regex named ``[a-z][a-z0-9_]*``, not using others."""
+    good: dict[str, str] = {}
+    for name, fragment in lex.fragments.items():
+        loc = f"fragments.{name}"
+        if not _FRAGMENT_NAME.fullmatch(name):
+            problems.append(ConfigProblem(str(path), loc, "a fragment name is [a-z][a-z0-9_]*"))
+        elif "<<" in fragment:
+            problems.append(ConfigProblem(str(path), loc, "a fragment cannot use another one"))
+        elif _compile(f"(?:{fragment})", path, loc, problems) is not None:
+            good[name] = f"(?:{fragment})"
+    return good
+
+
+def _expand(
+    pattern: str,
+    fragments: Mapping[str, str],
+    used: set[str],
+    path: Path,
+    loc: str,
+    problems: list[ConfigProblem],
+) -> str | None:
+    """``pattern`` with each ``<<name>>`` replaced by its fragment; None (and a problem naming
+    the pattern) for a name the lexicon does not define."""
+    unknown = [m for m in _FRAGMENT_REF.findall(pattern) if m not in fragments]
+    if unknown:
+        problems.append(ConfigProblem(str(path), loc, f"unknown fragment(s) {unknown}"))
+        return None
+    used.update(_FRAGMENT_REF.findall(pattern))
+    return _FRAGMENT_REF.sub(lambda m: fragments[m.group(1)], pattern)
+
+
 def _words_regex(words: list[str]) -> re.Pattern[str]:
     alternatives = sorted({w.strip().lower() for w in words if w.strip()}, key=len, reverse=True)
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in alternatives) + r")(?!\w)")
@@ -241,6 +280,8 @@ def _build_lexicon(
         problems.append(
             ConfigProblem(str(path), "language", f"{lex.language!r} must match the file name")
         )
+    fragments = _fragments(lex, path, problems)
+    used: set[str] = set()
     compiled: list[CompiledSignal] = []
     for name, spec in lex.signals.items():
         if name not in vocabulary:
@@ -253,14 +294,17 @@ def _build_lexicon(
                     str(path), f"signals.{name}.negated_as", f"unknown signal {spec.negated_as!r}"
                 )
             )
-        good = [
-            p
-            for i, pat in enumerate(spec.patterns)
-            if (p := _compile(pat, path, f"signals.{name}.patterns[{i}]", problems)) is not None
-        ]
+        good = []
+        for i, pat in enumerate(spec.patterns):
+            loc = f"signals.{name}.patterns[{i}]"
+            expanded = _expand(pat, fragments, used, path, loc, problems)
+            if expanded is not None and _compile(expanded, path, loc, problems) is not None:
+                good.append(expanded)
         if good:
             patterns = tuple(re.compile(p) for p in good)
             compiled.append(CompiledSignal(name, patterns, spec.negated_as, spec.negatable))
+    for unused in sorted(set(fragments) - used):
+        problems.append(ConfigProblem(str(path), f"fragments.{unused}", "not used by any pattern"))
     quote = [
         p
         for i, pat in enumerate(lex.quote_markers)
