@@ -259,11 +259,11 @@ def _expand(
 ) -> str | None:
     """``pattern`` with each ``<<name>>`` replaced by its fragment; None (and a problem naming
     the pattern) for a name the lexicon does not define."""
-    unknown = [m for m in _FRAGMENT_REF.findall(pattern) if m not in fragments]
-    if unknown:
+    names = _FRAGMENT_REF.findall(pattern)
+    if unknown := [name for name in names if name not in fragments]:
         problems.append(ConfigProblem(str(path), loc, f"unknown fragment(s) {unknown}"))
         return None
-    used.update(_FRAGMENT_REF.findall(pattern))
+    used.update(names)
     return _FRAGMENT_REF.sub(lambda m: fragments[m.group(1)], pattern)
 
 
