@@ -389,3 +389,49 @@ def test_an_icon_or_onboarding_is_a_p4_signal_only_in_its_p4_sense(
     """An icon that looks wrong is cosmetic; the icon a failing message shows is not. A request
     for an onboarding session is training; onboarding that happened, or staff, is not."""
     assert extract_signals("", text, triager.config).facts[signal] is expected, text
+
+
+@pytest.mark.parametrize(
+    ("text", "signal", "expected"),
+    [
+        # data_loss: stated data, not a denial of it, a request or a part of the screen
+        ("All the contacts we imported on Monday were deleted overnight.", "data_loss", True),
+        ("The attachments are not lost, they just don't preview.", "data_loss", False),
+        ("Old tickets need to be deleted after 90 days, how?", "data_loss", False),
+        ("The Export button has disappeared from the toolbar for agents.", "data_loss", False),
+        ("Every saved reply disappeared from the library this morning.", "data_loss", True),
+        ("Los contactos que importamos el lunes fueron borrados.", "data_loss", True),
+        ("Los adjuntos no están perdidos, solo no se ven.", "data_loss", False),
+        ("Las etiquetas ya no aparecen en el filtro lateral.", "data_loss", False),
+        ("Sales are really down this week because replies bounce.", "outage", False),
+        ("The whole platform is down for every agent.", "outage", True),
+        # resolved: the problem is over (a past incident), not a denial or a question
+        ("Yesterday's outage: everything has been fine since 3pm, can we get a report?", "resolved", True),
+        ("It came back up after twenty minutes.", "resolved", True),
+        ("The incident is not resolved, it's still down.", "resolved", False),
+        ("El martes estuvimos sin servicio, ya todo funciona bien. ¿Habrá informe?", "resolved", True),
+        ("Volvió a funcionar a las 11, gracias.", "resolved", True),
+        ("Ya no funciona bien desde ayer.", "resolved", False),
+    ],
+)
+def test_data_loss_outage_and_resolved_in_their_own_sense(
+    triager: Triager, text: str, signal: str, expected: bool
+) -> None:
+    """A denied loss ("not lost"), a deletion asked for, a button gone from the screen and sales
+    that are "down" are not the P1 signals they look like; each made a P1 rule fire on P2-P4
+    tickets written by people."""
+    assert extract_signals("", text, triager.config).facts[signal] is expected, text
+
+
+def test_a_question_about_an_incident_that_is_over_is_not_p1(triager: Triager) -> None:
+    """An outage or loss the customer says is over does not fire the P1 rules: with a model the
+    model decides, without one no P1 rule is the reason."""
+    for text in (
+        "Last week's outage lasted an hour. Everything has been working since. Do you publish "
+        "incident reports?",
+        "Hubo una caída general el lunes; ya todo funciona con normalidad. ¿Tienen página de estado?",
+    ):
+        result = triager.triage({"id": "t", "body": text})
+        fired = [r["rule"] for r in result["reasons"] if r["kind"] == "rule"]
+        assert not any(rule.startswith("P1.") for rule in fired), (text, fired)
+        assert result["signals"].get("resolved") is True
