@@ -70,3 +70,37 @@ def test_a_broken_workaround_rule_is_refused_at_load(
     with pytest.raises(ConfigError) as info:
         load_policy(rules)
     assert all(part in str(info.value) for part in named), str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("p2", "expected", "review"),
+    [(0.80, "P1", True), (0.89, "P1", True), (0.90, "P2", True), (0.97, "P2", True)],
+)
+def test_a_rules_p1_gives_way_only_to_a_very_sure_model_and_is_then_reviewed(
+    triager: Triager, p2: float, expected: str, review: bool
+) -> None:
+    policy = triager.policy
+    assert policy.p1_downgrade_min_probability == 0.9
+    rest = (1.0 - p2) / 3
+    probabilities = {"P1": rest, "P2": p2, "P3": rest, "P4": rest}
+    combined = combine("P1", 0.9, probabilities, policy, {"outage": True})
+    assert combined.severity == expected
+    assert combined.model_decisive == (expected == "P2")
+    assert combined.needs_review is review  # the model disagrees at >= 0.5 either way
+    # The ordinary downgrade bar (0.5) and the rule's confidence play no part for a P1.
+    assert combine("P1", 0.5, probabilities, policy).severity == expected
+    # Without the setting a rules P1 is never downgraded.
+    never = policy.model_copy(update={"p1_downgrade_min_probability": None})
+    assert combine("P1", 0.5, {"P1": 0.0, "P2": 1.0, "P3": 0.0, "P4": 0.0}, never).severity == "P1"
+
+
+def test_a_p1_downgrade_bar_under_one_half_is_refused_at_load(tmp_path: Path, repo: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(repo / "rules", rules)
+    path = rules / "combination.yaml"
+    text = path.read_text()
+    assert "p1_downgrade_min_probability: 0.9" in text
+    path.write_text(text.replace("p1_downgrade_min_probability: 0.9", "p1_downgrade_min_probability: 0.3"))
+    with pytest.raises(ConfigError) as info:
+        load_policy(rules)
+    assert "p1_downgrade_min_probability" in str(info.value)

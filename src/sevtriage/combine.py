@@ -6,7 +6,11 @@
   ``upgrade_min_probability``.
 - The model is less severe (a downgrade): accepted only when the rule was not clear evidence
   (confidence under ``rules_clear_confidence``), the probability reaches
-  ``downgrade_min_probability``, and the rule did not say P1. A P1 is never downgraded by the model.
+  ``downgrade_min_probability``, and the rule did not say P1.
+- A P1 from the rules is downgraded only when ``p1_downgrade_min_probability`` is set and the
+  model's less severe suggestion reaches it, whatever the rule's confidence; such a result always
+  needs review (the model overruled the most severe rule). Without the setting a P1 from the
+  rules is never downgraded by the model.
 - An upgrade over a rule on a ticket that states a workaround that works (``workaround_upgrade``:
   a condition over the signals and its own ``min_probability``) needs that probability instead:
   the spec puts a short-term workaround at P3, and the model reads "the export fails" as P2 with
@@ -48,6 +52,7 @@ class CombinationPolicy(BaseModel):
     review_below: float = Field(ge=0.0, le=1.0)
     disagreement_review_probability: float = Field(ge=0.0, le=1.0)
     workaround_upgrade: WorkaroundUpgrade | None = None
+    p1_downgrade_min_probability: float | None = Field(default=None, ge=0.5, le=1.0)
 
 
 def load_policy(rules_dir: Path) -> CombinationPolicy:
@@ -122,9 +127,12 @@ def combine(
             return Combined(
                 model_severity, "rules+model", p_model, p_model < policy.review_below, True
             )
+    elif rule_severity == "P1":
+        bar = policy.p1_downgrade_min_probability
+        if bar is not None and p_model >= bar:
+            return Combined(model_severity, "rules+model", p_model, True, True)
     elif (
-        rule_severity != "P1"
-        and rule_confidence < policy.rules_clear_confidence
+        rule_confidence < policy.rules_clear_confidence
         and p_model >= policy.downgrade_min_probability
     ):
         return Combined(model_severity, "rules+model", p_model, p_model < policy.review_below, True)
