@@ -100,7 +100,9 @@ def test_a_p1_downgrade_bar_under_one_half_is_refused_at_load(tmp_path: Path, re
     path = rules / "combination.yaml"
     text = path.read_text()
     assert "p1_downgrade_min_probability: 0.9" in text
-    path.write_text(text.replace("p1_downgrade_min_probability: 0.9", "p1_downgrade_min_probability: 0.3"))
+    path.write_text(
+        text.replace("p1_downgrade_min_probability: 0.9", "p1_downgrade_min_probability: 0.3")
+    )
     with pytest.raises(ConfigError) as info:
         load_policy(rules)
     assert "p1_downgrade_min_probability" in str(info.value)

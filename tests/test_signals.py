@@ -406,12 +406,30 @@ def test_an_icon_or_onboarding_is_a_p4_signal_only_in_its_p4_sense(
         ("Sales are really down this week because replies bounce.", "outage", False),
         ("The whole platform is down for every agent.", "outage", True),
         # resolved: the problem is over (a past incident), not a denial or a question
-        ("Yesterday's outage: everything has been fine since 3pm, can we get a report?", "resolved", True),
+        (
+            "Yesterday's outage: everything has been fine since 3pm, can we get a report?",
+            "resolved",
+            True,
+        ),
         ("It came back up after twenty minutes.", "resolved", True),
         ("The incident is not resolved, it's still down.", "resolved", False),
-        ("El martes estuvimos sin servicio, ya todo funciona bien. ¿Habrá informe?", "resolved", True),
+        (
+            "El martes estuvimos sin servicio, ya todo funciona bien. ¿Habrá informe?",
+            "resolved",
+            True,
+        ),
         ("Volvió a funcionar a las 11, gracias.", "resolved", True),
         ("Ya no funciona bien desde ayer.", "resolved", False),
+        (
+            "Sunday's downtime (09:00-09:40 CET) is resolved; it has worked normally since.",
+            "resolved",
+            True,
+        ),
+        ("Subject: Login errors (resolved)", "resolved", True),
+        ("Lo del lunes, ya solucionado, pero queremos un plan B.", "resolved", True),
+        ("Throughput is down about 40% since the update.", "outage", False),
+        ("What happens to scheduled sends in case of an outage?", "outage", False),
+        ("We have an outage on the inbox right now.", "outage", True),
     ],
 )
 def test_data_loss_outage_and_resolved_in_their_own_sense(
