@@ -12,19 +12,19 @@ from sevtriage.combine import combine, load_policy
 from sevtriage.errors import ConfigError
 from sevtriage.triage import Triager
 
+P2_AT_48 = {"P1": 0.05, "P2": 0.48, "P3": 0.42, "P4": 0.05}
 P2_AT_55 = {"P1": 0.05, "P2": 0.55, "P3": 0.35, "P4": 0.05}
-P2_AT_75 = {"P1": 0.05, "P2": 0.75, "P3": 0.15, "P4": 0.05}
 
 
 @pytest.mark.parametrize(
     ("facts", "probabilities", "expected"),
     [
-        ({}, P2_AT_55, "P2"),  # an ordinary upgrade: 0.55 reaches upgrade_min_probability
-        ({"workaround": True}, P2_AT_55, "P3"),  # a working workaround: 0.55 is not enough
-        ({"workaround_temporary": True}, P2_AT_55, "P3"),
-        ({"workaround": True}, P2_AT_75, "P2"),  # ... 0.75 is
-        ({"workaround": True, "workaround_insufficient": True}, P2_AT_55, "P2"),
-        ({"workaround": True, "no_workaround": True}, P2_AT_55, "P2"),
+        ({}, P2_AT_48, "P2"),  # an ordinary upgrade: 0.48 reaches upgrade_min_probability
+        ({"workaround": True}, P2_AT_48, "P3"),  # a working workaround: 0.48 is not enough
+        ({"workaround_temporary": True}, P2_AT_48, "P3"),
+        ({"workaround": True}, P2_AT_55, "P2"),  # ... 0.55 is
+        ({"workaround": True, "workaround_insufficient": True}, P2_AT_48, "P2"),
+        ({"workaround": True, "no_workaround": True}, P2_AT_48, "P2"),
     ],
 )
 def test_an_upgrade_over_a_stated_working_workaround_needs_more_probability(
@@ -32,7 +32,7 @@ def test_an_upgrade_over_a_stated_working_workaround_needs_more_probability(
 ) -> None:
     policy = triager.policy
     assert policy.workaround_upgrade is not None
-    assert policy.upgrade_min_probability < 0.55 < policy.workaround_upgrade.min_probability < 0.75
+    assert policy.upgrade_min_probability < 0.48 < policy.workaround_upgrade.min_probability < 0.55
     combined = combine("P3", 0.65, probabilities, policy, facts)
     assert combined.severity == expected
     assert combined.model_decisive == (expected == "P2")
@@ -54,7 +54,7 @@ def test_a_downgrade_is_not_touched_by_the_workaround_rule(triager: Triager) -> 
             "work_around_temp]",
             ["workaround_upgrade.when", "work_around_temp"],
         ),
-        ("  min_probability: 0.6\n", "", ["min_probability"]),
+        ("  min_probability: 0.5\n", "", ["min_probability"]),
     ],
 )
 def test_a_broken_workaround_rule_is_refused_at_load(
