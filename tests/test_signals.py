@@ -430,6 +430,8 @@ def test_an_icon_or_onboarding_is_a_p4_signal_only_in_its_p4_sense(
         ("Throughput is down about 40% since the update.", "outage", False),
         ("What happens to scheduled sends in case of an outage?", "outage", False),
         ("We have an outage on the inbox right now.", "outage", True),
+        ("El panel del contacto no carga desde la actualización.", "outage", False),
+        ("La plataforma no carga para ningún agente.", "outage", True),
     ],
 )
 def test_data_loss_outage_and_resolved_in_their_own_sense(
