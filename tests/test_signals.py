@@ -437,9 +437,11 @@ def test_an_icon_or_onboarding_is_a_p4_signal_only_in_its_p4_sense(
 def test_data_loss_outage_and_resolved_in_their_own_sense(
     triager: Triager, text: str, signal: str, expected: bool
 ) -> None:
-    """A denied loss ("not lost"), a deletion asked for, a button gone from the screen and sales
-    that are "down" are not the P1 signals they look like; each made a P1 rule fire on P2-P4
-    tickets written by people."""
+    """A denied loss ("not lost"), a deletion asked for, a button gone from the screen, sales
+    that are "down", an outage asked about and a part of the screen that does not load are not
+    the P1 signals they look like; each made a P1 rule fire on P2-P4 tickets written by people.
+    An incident said to be over is ``resolved``; one said not to be, or a "no longer works", is
+    not."""
     assert extract_signals("", text, triager.config).facts[signal] is expected, text
 
 
