@@ -199,9 +199,11 @@ def test_shipped_model_loads_is_small_and_has_a_full_card(shipped: SeverityModel
         "thresholds",
         "selection",
         "validation",
+        "input",
     ):
         assert key in card, key
     assert card["training_data"]["files"][0] == "data/train.jsonl"
+    assert "boilerplate" in card["input"]["text"] and card["input"]["rules"].startswith("rules-")
     evaluation = {  # never trained on (data/README.md): the honest measures
         "data/test.jsonl",
         "data/sample-tickets.jsonl",

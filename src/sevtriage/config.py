@@ -64,6 +64,9 @@ class LexiconFile(_Strict):
     negation: NegationSpec
     hedges: list[str] = Field(default_factory=list)
     quote_markers: list[str] = Field(default_factory=list)
+    # E-mail boilerplate (legal disclaimers, privacy notices, "sent from my phone"): blanked for
+    # the signals like a quote, and for the model too (a quoted earlier message is kept there).
+    boilerplate_markers: list[str] = Field(default_factory=list)
     # Named pieces of regular expression that patterns use as <<name>> (one alternation written
     # once, e.g. the names of a document, instead of copied into every pattern).
     fragments: dict[str, str] = Field(default_factory=dict)
@@ -121,6 +124,7 @@ class Lexicon:
     clause_break: re.Pattern[str]
     quote_markers: tuple[re.Pattern[str], ...]
     signals: tuple[CompiledSignal, ...]
+    boilerplate_markers: tuple[re.Pattern[str], ...] = ()
     # The stopwords as ASCII bytes, for language detection on encoded text (signals.py).
     stopword_bytes: frozenset[bytes] = frozenset()
 
@@ -168,6 +172,19 @@ class RulesConfig:
     # ``quote_prefilter`` says on RE2 whether it may (see prefilter.Gate).
     quote_gate: re.Pattern[str] | None = None
     quote_prefilter: Gate | None = None
+    # The same for the e-mail boilerplate markers, which are blanked first.
+    boilerplate_gate: re.Pattern[str] | None = None
+    boilerplate_prefilter: Gate | None = None
+
+    @property
+    def quote_markers(self) -> tuple[re.Pattern[str], ...]:
+        """Every lexicon's quote markers, in the lexicons' order."""
+        return tuple(m for lex in self.lexicons.values() for m in lex.quote_markers)
+
+    @property
+    def boilerplate_markers(self) -> tuple[re.Pattern[str], ...]:
+        """Every lexicon's boilerplate markers, in the lexicons' order."""
+        return tuple(m for lex in self.lexicons.values() for m in lex.boilerplate_markers)
 
 
 def default_rules_dir() -> Path:
@@ -310,6 +327,11 @@ def _build_lexicon(
         for i, pat in enumerate(lex.quote_markers)
         if (p := _compile(pat, path, f"quote_markers[{i}]", problems)) is not None
     ]
+    boilerplate = [
+        p
+        for i, pat in enumerate(lex.boilerplate_markers)
+        if (p := _compile(pat, path, f"boilerplate_markers[{i}]", problems)) is not None
+    ]
     if len(problems) > before:
         return None
     return Lexicon(
@@ -323,6 +345,7 @@ def _build_lexicon(
         clause_break=_clause_break(lex.negation.breaks),
         quote_markers=tuple(re.compile(p, re.MULTILINE) for p in quote),
         signals=tuple(compiled),
+        boilerplate_markers=tuple(re.compile(p, re.MULTILINE) for p in boilerplate),
     )
 
 
@@ -466,6 +489,9 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
     quote_patterns = list(
         dict.fromkeys(m.pattern for lex in lexicons.values() for m in lex.quote_markers)
     )
+    boilerplate_patterns = list(
+        dict.fromkeys(m.pattern for lex in lexicons.values() for m in lex.boilerplate_markers)
+    )
     return RulesConfig(
         negation_cues=_words_regex([w for lex in lexicons.values() for w in lex.negation_words]),
         hedge_cues=_words_regex(hedge_words) if hedge_words else None,
@@ -473,6 +499,8 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
         prefilter=Prefilter(ref.regex.pattern for ref in patterns),
         quote_gate=_any_of(quote_patterns),
         quote_prefilter=Gate(quote_patterns) if quote_patterns else None,
+        boilerplate_gate=_any_of(boilerplate_patterns),
+        boilerplate_prefilter=Gate(boilerplate_patterns) if boilerplate_patterns else None,
         directory=root,
         signal_names=tuple(signals.signals),
         signal_descriptions=dict(signals.signals),

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from sevtriage.errors import InputError, SlaError
-from sevtriage.model import LABELS, SeverityModel, model_text
+from sevtriage.model import LABELS, SeverityModel, model_texts
 from sevtriage.sla import SlaPolicies
 from sevtriage.ticket import parse_datetime
 
@@ -87,9 +87,14 @@ def review_thresholds(
     }
 
 
-def model_predictions(model: SeverityModel, records: Sequence[Mapping[str, Any]]) -> list[str]:
-    texts = [model_text(str(r.get("subject") or ""), str(r.get("body") or "")) for r in records]
-    return model.predict(texts)
+def model_predictions(
+    model: SeverityModel, records: Sequence[Mapping[str, Any]], rules_dir: Path | None = None
+) -> list[str]:
+    """The model's own severity for each record, on the text triage gives it (``model_texts``:
+    the boilerplate marked by the lexicons of ``rules_dir`` blanked)."""
+    from sevtriage.config import load_rules
+
+    return model.predict(model_texts(records, load_rules(rules_dir)))
 
 
 def triager_predictions(
@@ -123,7 +128,7 @@ def system_predictions(
     if "rules" in systems:
         out["rules"] = triager_predictions(records, rules_dir, None)
     if model is not None and "model" in systems:
-        out["model"] = model_predictions(model, records)
+        out["model"] = model_predictions(model, records, rules_dir)
     if model is not None and "combined" in systems:
         out["combined"] = triager_predictions(records, rules_dir, model)
     return out

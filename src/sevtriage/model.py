@@ -34,6 +34,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
+from sevtriage.config import RulesConfig, load_rules
 from sevtriage.errors import ModelError
 from sevtriage.fastlinear import (
     LinearTextModel,
@@ -268,9 +269,27 @@ def records_sha256(records: Sequence[Mapping[str, Any]]) -> str:
     return digest.hexdigest()
 
 
-def texts_and_labels(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
-    texts = [model_text(str(r.get("subject") or ""), str(r.get("body") or "")) for r in records]
-    return texts, [str(r["label"]) for r in records]
+def model_texts(
+    records: Sequence[Mapping[str, Any]], config: RulesConfig | None = None
+) -> list[str]:
+    """What the model sees of each record (``model_text``): its subject and body with the
+    e-mail boilerplate that the lexicons of ``config`` (default: the rules in service) mark
+    blanked, as triage blanks it."""
+    from sevtriage.signals import boilerplate_spans
+
+    config = config if config is not None else load_rules()
+    texts = []
+    for r in records:
+        subject, body = str(r.get("subject") or ""), str(r.get("body") or "")
+        blank = boilerplate_spans(model_text(subject, body), config)
+        texts.append(model_text(subject, body, blank))
+    return texts
+
+
+def texts_and_labels(
+    records: Sequence[Mapping[str, Any]], config: RulesConfig | None = None
+) -> tuple[list[str], list[str]]:
+    return model_texts(records, config), [str(r["label"]) for r in records]
 
 
 def _cv_groups(records: Sequence[Mapping[str, Any]]) -> list[str] | None:
@@ -292,6 +311,7 @@ def train_model(
     progress: bool = False,
     folds: int = 5,
     workers: int | None = None,
+    config: RulesConfig | None = None,
 ) -> tuple[Pipeline, dict[str, Any]]:
     """Fit the pipeline on ``records`` (``subject``, ``body``, ``label``) and return it with a
     partial card: parameters, data hash/size, and validation metrics and per-class thresholds
@@ -299,10 +319,13 @@ def train_model(
     The folds analyse each text once (``shared_analysis_fold_proba``: the numbers of fitting the
     pipeline per fold). With ``workers`` above 1 (default: from ``PARALLEL_FOLDS_FROM`` records
     on, on more than one core) they run in a worker process beside the final fit, else in this
-    process; the numbers do not depend on it.
+    process; the numbers do not depend on it. The texts are what triage gives the model
+    (``model_texts``), their boilerplate marked by the lexicons of ``config`` (default: the
+    rules in service), whose version the card records.
     """
 
-    texts, labels = texts_and_labels(records)
+    config = config if config is not None else load_rules()
+    texts, labels = texts_and_labels(records, config)
     missing = sorted(set(LABELS) - set(labels))
     if missing:
         raise ModelError(f"the training data has no examples of {missing}; every label needs some")
@@ -314,6 +337,10 @@ def train_model(
         "labels": list(LABELS),
         "params": _jsonable(chosen),
         "seed": seed,
+        "input": {
+            "text": "subject, newline, body; e-mail boilerplate (boilerplate_markers) blanked",
+            "rules": config.version,
+        },
         "training_data": {
             "sha256": records_sha256(records),
             "size": len(records),

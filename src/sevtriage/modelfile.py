@@ -32,9 +32,17 @@ LABELS: tuple[str, ...] = ("P1", "P2", "P3", "P4")
 MODEL_ENV = "SEVTRIAGE_MODEL"
 
 
-def model_text(subject: str, body: str) -> str:
-    """The text the model sees: subject and body on separate lines."""
-    return f"{subject}\n{body}"
+def model_text(subject: str, body: str, blank: Sequence[tuple[int, int]] = ()) -> str:
+    """The text the model sees: subject and body on separate lines, with the ``blank`` spans of
+    that text (the e-mail boilerplate the lexicons mark, ``signals.boilerplate_spans``) turned
+    into spaces."""
+    text = f"{subject}\n{body}"
+    if not blank:
+        return text
+    chars = list(text)
+    for start, end in blank:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
 
 
 def card_path(model_path: Path) -> Path:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sevtriage.config import CompiledSignal, Lexicon, RulesConfig
-from sevtriage.prefilter import exact_on, stand_in_bytes
+from sevtriage.prefilter import Gate, exact_on, stand_in_bytes
 
 
 class Evidence(NamedTuple):
@@ -54,6 +54,8 @@ class SignalReport:
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)
     negated: list[Evidence] = field(default_factory=list)
     language: str = "en"
+    # Spans of the ticket's text (subject, newline, body) blanked as e-mail boilerplate.
+    boilerplate: tuple[tuple[int, int], ...] = ()
 
     def true_signals(self) -> list[str]:
         return [name for name, value in self.facts.items() if value]
@@ -106,50 +108,99 @@ def fold(text: str) -> str:
 
 
 def blank_quotes(folded: str, config: RulesConfig) -> str:
-    """Blank quoted earlier messages ("> ...", "On ... wrote:"): not this ticket's words."""
-    return _blank_quotes(folded, stand_in_bytes(folded), config)[0]
+    """Blank e-mail boilerplate (disclaimers, "sent from my phone") and quoted earlier messages
+    ("> ...", "On ... wrote:") in ``folded``: not this ticket's words."""
+    return _blank_both(folded, stand_in_bytes(folded), config)[0]
 
 
-def _blank_quotes(
-    folded: str, data: bytes, config: RulesConfig, maybe: set[str] | None = None
-) -> tuple[str, bytes]:
-    """``blank_quotes`` of ``folded`` and of its ``stand_in_bytes`` ``data``. Only the markers
-    the RE2 set says may match are tried (asked again after each blanking), and on RE2 when it
-    finds Python's matches (a marker's Python scan of a long ticket costs ~30 us; RE2's ~3).
-    ``maybe``: the set's answer for ``data``, when the caller has it (``extract_many``)."""
-    gate = config.quote_prefilter
-    if config.quote_gate is None:
-        return folded, data
+Span = tuple[int, int]
+
+
+def _blank_marked(
+    folded: str,
+    data: bytes,
+    markers: Sequence[re.Pattern[str]],
+    gate: Gate | None,
+    any_marker: re.Pattern[str] | None,
+    maybe: set[str] | None = None,
+) -> tuple[str, bytes, list[Span]]:
+    """``folded`` and its ``stand_in_bytes`` ``data`` with every match of ``markers`` blanked,
+    and the spans blanked. Only the markers the RE2 ``gate`` says may match are tried (asked
+    again after each blanking), and on RE2 when it finds Python's matches (a marker's Python
+    scan of a long ticket costs ~30 us; RE2's ~3). ``any_marker``: all of them as one Python
+    regex (used when there is no gate). ``maybe``: the gate's answer for ``data``, when the
+    caller has it (``extract_many``)."""
+    blanked: list[Span] = []
+    if any_marker is None:
+        return folded, data, blanked
     if gate is not None:
         if maybe is None:
             maybe = gate.candidates(data)
         if not maybe:
-            return folded, data  # the usual case: no marker can match
-    elif config.quote_gate.search(folded) is None:
-        return folded, data
+            return folded, data, blanked  # the usual case: no marker can match
+    elif any_marker.search(folded) is None:
+        return folded, data, blanked
     on_re2 = gate is not None and exact_on(folded)
-    for lex in config.lexicons.values():
-        for marker in lex.quote_markers:
-            if maybe is not None and marker.pattern not in maybe:
+    for marker in markers:
+        if maybe is not None and marker.pattern not in maybe:
+            continue
+        program = gate.exact.get(marker.pattern) if on_re2 and gate is not None else None
+        if program is not None:
+            spans = list(program.spans(data))
+            if not spans:
                 continue
-            program = gate.exact.get(marker.pattern) if on_re2 and gate is not None else None
-            if program is not None:
-                spans = list(program.spans(data))
-                if not spans:
-                    continue
-                folded, data = _blanked(folded, spans), _blanked_bytes(data, spans)
-            elif marker.search(folded):
-                folded = marker.sub(lambda m: " " * len(m.group()), folded)
-                data = stand_in_bytes(folded)
-            else:
+            folded, data = _blanked(folded, spans), _blanked_bytes(data, spans)
+        else:
+            spans = [m.span() for m in marker.finditer(folded) if m.end() > m.start()]
+            if not spans:
                 continue
-            # The text changed: ask the set again (one pass) rather than scan every marker left.
-            # The same marker in another lexicon usually has nothing left to blank.
-            maybe = gate.candidates(data) if gate is not None else None
-    return folded, data
+            folded = _blanked(folded, spans)
+            data = stand_in_bytes(folded)
+        blanked += spans
+        # The text changed: ask the set again (one pass) rather than scan every marker left.
+        # The same marker in another lexicon usually has nothing left to blank.
+        maybe = gate.candidates(data) if gate is not None else None
+    return folded, data, blanked
 
 
-def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
+def _blank_both(
+    folded: str,
+    data: bytes,
+    config: RulesConfig,
+    maybe_boilerplate: set[str] | None = None,
+    maybe_quote: set[str] | None = None,
+) -> tuple[str, bytes, list[Span]]:
+    """The boilerplate markers blanked, then the quote markers; the boilerplate's spans."""
+    folded, after, spans = _blank_marked(
+        folded,
+        data,
+        config.boilerplate_markers,
+        config.boilerplate_prefilter,
+        config.boilerplate_gate,
+        maybe_boilerplate,
+    )
+    if after is not data:
+        maybe_quote = None  # the gate's answer was for the text before the blanking
+    folded, after, _ = _blank_marked(
+        folded, after, config.quote_markers, config.quote_prefilter, config.quote_gate, maybe_quote
+    )
+    return folded, after, spans
+
+
+def boilerplate_spans(text: str, config: RulesConfig) -> list[Span]:
+    """Where ``text`` (a ticket's subject, newline, body) holds e-mail boilerplate: the spans
+    the lexicons' ``boilerplate_markers`` blank (the model does not see them either)."""
+    folded = fold(text)
+    return _blank_marked(
+        folded,
+        stand_in_bytes(folded),
+        config.boilerplate_markers,
+        config.boilerplate_prefilter,
+        config.boilerplate_gate,
+    )[2]
+
+
+def _blanked(text: str, spans: list[Span]) -> str:
     pieces: list[str] = []
     last = 0
     for start, end in spans:
@@ -159,7 +210,7 @@ def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(pieces)
 
 
-def _blanked_bytes(data: bytes, spans: list[tuple[int, int]]) -> bytes:
+def _blanked_bytes(data: bytes, spans: list[Span]) -> bytes:
     out = bytearray(data)
     for start, end in spans:
         out[start:end] = b" " * (end - start)
@@ -200,11 +251,12 @@ def _preceding_clause(folded: str, start: int, lex: Lexicon) -> str:
     return " ".join(before.split()[-lex.negation_window :])
 
 
-def _fold_for_scan(original: str, config: RulesConfig) -> tuple[str, bytes]:
-    """The folded text with quotes blanked, and what RE2 scans of it (``stand_in_bytes``). The
-    quote markers are tried on RE2 first: most tickets quote nothing."""
+def _fold_for_scan(original: str, config: RulesConfig) -> tuple[str, bytes, list[Span]]:
+    """The folded text with boilerplate and quotes blanked, what RE2 scans of it
+    (``stand_in_bytes``), and the boilerplate's spans. The markers are tried on RE2 first: most
+    tickets quote nothing."""
     folded = fold(original)
-    return _blank_quotes(folded, stand_in_bytes(folded), config)
+    return _blank_both(folded, stand_in_bytes(folded), config)
 
 
 def extract_signals(
@@ -213,8 +265,8 @@ def extract_signals(
     config: RulesConfig,
     language: str | None = None,
     candidates: Sequence[int] | None = None,
-    scanned: tuple[str, bytes] | None = None,
-    found_by: Mapping[int, list[tuple[int, int]]] | None = None,
+    scanned: tuple[str, bytes, list[Span]] | None = None,
+    found_by: Mapping[int, list[Span]] | None = None,
     exact: bool | None = None,
 ) -> SignalReport:
     """Find every signal of ``config`` in the subject and body of a ticket.
@@ -229,7 +281,7 @@ def extract_signals(
     """
     original = f"{subject}\n{body}" if subject else body
     body_offset = len(subject) + 1 if subject else 0
-    folded, data = scanned if scanned is not None else _fold_for_scan(original, config)
+    folded, data, boilerplate = scanned if scanned is not None else _fold_for_scan(original, config)
     # Where RE2 finds what Python's re finds (most tickets), exact patterns run on RE2.
     on_re2 = exact_on(folded) if exact is None else exact
     lang = language or detect_language(folded, config.lexicons, data=data if on_re2 else None)
@@ -317,7 +369,13 @@ def extract_signals(
                 seen.add(key)
                 negated_all.append(ev)
     facts = {name: name in evidence for name in config.signal_names}
-    return SignalReport(facts=facts, evidence=evidence, negated=negated_all, language=lang)
+    return SignalReport(
+        facts=facts,
+        evidence=evidence,
+        negated=negated_all,
+        language=lang,
+        boilerplate=tuple(boilerplate),
+    )
 
 
 def _count_earlier(
@@ -354,22 +412,25 @@ def extract_many(
     caches); then each ticket's matches are filed as ``extract_signals`` files them."""
     folds = [fold(f"{subject}\n{body}" if subject else body) for subject, body, _ in tickets]
     datas = [stand_in_bytes(folded) for folded in folds]
-    gate = config.quote_prefilter
-    # The quote gate over the whole batch first (its automaton stays in cache meanwhile).
+    # Each marker gate over the whole batch first (its automaton stays in cache meanwhile).
+    boiler, gate = config.boilerplate_prefilter, config.quote_prefilter
+    formal = [boiler.candidates(d) for d in datas] if boiler is not None else [None] * len(datas)
     quoted = [gate.candidates(d) for d in datas] if gate is not None else [None] * len(datas)
     scans = [
-        _blank_quotes(folded, data, config, maybe)
-        for folded, data, maybe in zip(folds, datas, quoted, strict=True)
+        _blank_both(folded, data, config, maybe_boilerplate, maybe_quote)
+        for folded, data, maybe_boilerplate, maybe_quote in zip(
+            folds, datas, formal, quoted, strict=True
+        )
     ]
     if config.prefilter is None:
         return [
             extract_signals(s, b, config, lang, None, scan)
             for (s, b, lang), scan in zip(tickets, scans, strict=True)
         ]
-    candidates = config.prefilter.candidates_of_many([data for _, data in scans])
+    candidates = config.prefilter.candidates_of_many([data for _, data, _ in scans])
     # Each pattern over the batch's texts where it may match, one pattern at a time.
-    found_by: list[dict[int, list[tuple[int, int]]]] = [{} for _ in scans]
-    exact = [exact_on(folded) for folded, _ in scans]
+    found_by: list[dict[int, list[Span]]] = [{} for _ in scans]
+    exact = [exact_on(folded) for folded, _, _ in scans]
     takers: dict[int, list[int]] = {}
     for i in range(len(scans)):
         if exact[i]:
@@ -380,7 +441,7 @@ def extract_many(
         if program is None:
             continue
         for i in takers[position]:
-            folded, data = scans[i]
+            folded, data, _ = scans[i]
             if program.applies(folded):
                 found_by[i][position] = list(program.spans(data))
     return [

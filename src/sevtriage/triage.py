@@ -170,7 +170,10 @@ class Triager:
             return out
         from sevtriage.modelfile import model_text
 
-        texts = [model_text(batch[i].ticket.subject, batch[i].ticket.body) for i in wanted]
+        texts = [
+            model_text(batch[i].ticket.subject, batch[i].ticket.body, batch[i].report.boilerplate)
+            for i in wanted
+        ]
         classes = self.model.classes_
         matrix, terms = self.model.predict_with_terms(texts, top_k=5)
         rows = matrix.tolist() if hasattr(matrix, "tolist") else matrix  # floats, at once

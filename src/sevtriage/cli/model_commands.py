@@ -17,6 +17,7 @@ import click
 
 from sevtriage import evaluate as ev
 from sevtriage.cli.options import model_option, no_model_option, rules_dir_option
+from sevtriage.config import load_rules
 from sevtriage.errors import ConfigError, ConfigProblem
 from sevtriage.importers import (
     ImportSpec,
@@ -238,7 +239,12 @@ def train(
     spec = _spec(_import_kwargs(kwargs))
     records = read_labelled(list(data), spec, groups=True)
     pipeline, card = train_model(
-        records, seed=seed, params=_parse_params(param_pairs), progress=not quiet, folds=folds
+        records,
+        seed=seed,
+        params=_parse_params(param_pairs),
+        progress=not quiet,
+        folds=folds,
+        config=load_rules(rules_dir),
     )
     card["training_data"]["files"] = [str(p) for p in data]
     heldout = (
