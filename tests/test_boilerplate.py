@@ -211,3 +211,39 @@ def test_the_boilerplate_gate_and_re2_programs_find_what_python_finds(triager: T
                     assert list(program.spans(data)) == found
 
     check()
+
+
+LOGS = """2026-03-04T10:01:22Z INFO  api.request method=GET path=/v1/conversations status=200
+2026-03-04 10:01:22,123 ERROR [main] c.a.WebhookService - delivery failed
+Mar  4 10:01:22 web01 nginx[1234]: upstream timed out while reading response header
+10.0.0.12 - - [04/Mar/2026:10:01:22 +0000] "POST /api/v2/webhooks HTTP/1.1" 504 0 "-"
+    at com.acme.messaging.WebhookService.dispatch(WebhookService.java:42)
+  File "/srv/app/api.py", line 12, in handler
+queue=outbound size=12 lag_ms=40"""
+
+
+def test_pasted_log_lines_are_machine_output(with_model: Triager) -> None:
+    """Log lines name api, webhook, error, timed out: none of it may fire a signal or move the
+    model (80 INFO lines appended to the blind tickets took session 9's system from 0.913 to
+    0.771, through `key_feature` on 'api' and 'webhook')."""
+    spans = boilerplate_spans(model_text("", LOGS), with_model.config)
+    seen = model_text("", LOGS, spans)
+    assert seen.split() == []
+    for subject, body, _ in TICKETS:
+        plain = with_model.triage(_ticket(subject, body))
+        logged = with_model.triage(_ticket(subject, body + "\n\n" + LOGS))
+        assert logged["signals"] == plain["signals"], subject
+        assert _model_reason(logged)["probabilities"] == _model_reason(plain)["probabilities"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "2026-03-04 09:12 all agents were logged out and the inbox went down",
+        "Header of a bounced message shows s=pf2024; d=support.example.com, but the selector",
+        "Los textos largos (aviso de protección de datos, requisitos) ya no se pueden guardar.",
+        "We set timeout=30 in the widget and it still fails",
+    ],
+)
+def test_a_customer_line_that_looks_technical_is_kept(triager: Triager, line: str) -> None:
+    assert boilerplate_spans(model_text("Problem", line), triager.config) == []
