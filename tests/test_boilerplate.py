@@ -178,8 +178,8 @@ def test_training_texts_are_blanked_as_triage_blanks_them(triager: Triager) -> N
     ]
     for record, text in zip(records, model_texts(records, triager.config), strict=True):
         report = extract_signals(record["subject"], record["body"], triager.config)
-        assert report.boilerplate
-        assert text == model_text(record["subject"], record["body"], report.boilerplate)
+        assert report.hidden_from_model
+        assert text == model_text(record["subject"], record["body"], report.hidden_from_model)
 
 
 def test_the_boilerplate_gate_and_re2_programs_find_what_python_finds(triager: Triager) -> None:
@@ -247,3 +247,81 @@ def test_pasted_log_lines_are_machine_output(with_model: Triager) -> None:
 )
 def test_a_customer_line_that_looks_technical_is_kept(triager: Triager, line: str) -> None:
     assert boilerplate_spans(model_text("Problem", line), triager.config) == []
+
+
+ACK = (
+    "\n\nOn Mon, 3 Jun 2024 at 10:12, Support <support@example.com> wrote:\n"
+    "> Thank you for contacting Support. We received your request #48213.\n"
+    "> If this is an urgent issue and your service is down, please call our 24/7 line.\n"
+)
+LONG = (
+    "Since the update on Monday the CSV export of the reports page times out for any range "
+    "longer than a month. Shorter ranges work, so we export week by week and paste them "
+    "together, which takes our analyst an hour every Friday."
+)
+
+
+def test_a_reply_that_says_enough_is_judged_without_what_it_quotes(with_model: Triager) -> None:
+    """signals.yaml's model_input.hide_quotes_from_words (25): past it, the quoted
+    auto-acknowledgement ("urgent", "service is down") is hidden from the model as well."""
+    assert with_model.config.hide_quotes_from_words == 25
+    plain = with_model.triage(_ticket("CSV export times out", LONG))
+    replied = with_model.triage(_ticket("Re: CSV export times out", LONG + ACK))
+    alone = with_model.triage(_ticket("Re: CSV export times out", LONG))
+    assert replied["signals"] == plain["signals"]
+    assert _model_reason(replied)["probabilities"] == _model_reason(alone)["probabilities"]
+
+
+def test_a_short_follow_up_keeps_the_message_it_quotes(with_model: Triager) -> None:
+    first = "All our WhatsApp numbers stopped receiving messages, no customer can reach us."
+    body = "Any update? Still happening.\n\nOn Mon, Ana wrote:\n> " + first
+    spans = with_model.signals(with_model.parse(_ticket("Re: outage", body))).hidden_from_model
+    assert spans == ()
+    followed = with_model.triage(_ticket("Re: outage", body))
+    assert _model_reason(followed)["severity"] == "P1"
+
+
+def test_quotes_are_always_read_without_the_setting(tmp_path: Path) -> None:
+    import shutil
+
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    (rules / "MANIFEST.sha256").unlink()
+    signals = rules / "signals.yaml"
+    text = signals.read_text()
+    signals.write_text(text.replace("  hide_quotes_from_words: 25\n", "  {}\n"))
+    config = load_rules(rules)
+    assert config.hide_quotes_from_words is None
+    assert extract_signals("Re: x", LONG + ACK, config).hidden_from_model == ()
+    signals.write_text(text.replace("hide_quotes_from_words: 25", "hide_quotes_from_words: -1"))
+    from sevtriage.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_rules(rules)
+    assert any("model_input.hide_quotes_from_words" in str(p) for p in info.value.problems)
+
+
+def test_the_robustness_bench_finds_the_invariances_on_the_sample() -> None:
+    """``bench/robustness.py`` on the 60 sample tickets: case, accents, CRLF line ends, a legal
+    disclaimer and 80 pasted log lines change no severity (the signals fold them away and the
+    model reads the same words); every perturbation is measured on every ticket."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("robustness", REPO / "bench" / "robustness.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = {r["perturbation"]: r for r in bench.measure([REPO / "data" / "sample-tickets.jsonl"])}
+    assert len(rows) == len(bench.perturbations([{"text": ""}]))
+    assert all(r["tickets"] == 60 for r in rows.values())
+    for name in (
+        "clean",
+        "upper case",
+        "lower case",
+        "accents removed",
+        "CRLF line ends",
+        "a legal disclaimer",
+        "80 pasted log lines",
+    ):
+        assert rows[name]["changed"] == 0, name
+    assert rows["clean"]["accuracy"] >= 0.85

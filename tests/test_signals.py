@@ -164,8 +164,9 @@ def test_fold_and_stand_in_are_their_per_character_tables(text: str) -> None:
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     folded = fold(text)
     if "<" not in lowered and "&" not in lowered:
-        # The table's ASCII entry ('`') is not applied, as it never was.
-        assert folded == "".join(c if c.isascii() else _FOLD.get(ord(c), c) for c in lowered)
+        # The table's ASCII entry ('`') is not applied, as it never was; '\r' is a space.
+        mapped = (c if c.isascii() else _FOLD.get(ord(c), c) for c in lowered)
+        assert folded == "".join(mapped).replace("\r", " ")
     expected = "".join(_STAND_INS[ord(c)] for c in folded).encode("ascii")
     assert stand_in_bytes(folded) == expected.translate(_RE2_SPACES)
 

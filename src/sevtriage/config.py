@@ -40,9 +40,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ModelInput(_Strict):
+    """What the fallback model reads besides the ticket without its e-mail boilerplate."""
+
+    # Quoted earlier messages are hidden from the model too once the customer's own words
+    # (outside quotes and boilerplate, subject included) reach this many; None: never.
+    hide_quotes_from_words: int | None = Field(default=None, ge=0)
+
+
 class SignalsFile(_Strict):
     version: int
     signals: dict[str, str] = Field(min_length=1)
+    model_input: ModelInput = Field(default_factory=ModelInput)
 
 
 class NegationSpec(_Strict):
@@ -175,6 +184,8 @@ class RulesConfig:
     # The same for the e-mail boilerplate markers, which are blanked first.
     boilerplate_gate: re.Pattern[str] | None = None
     boilerplate_prefilter: Gate | None = None
+    # signals.yaml's model_input.hide_quotes_from_words (see ModelInput).
+    hide_quotes_from_words: int | None = None
 
     @property
     def quote_markers(self) -> tuple[re.Pattern[str], ...]:
@@ -504,6 +515,7 @@ def load_rules(directory: Path | None = None) -> RulesConfig:
         directory=root,
         signal_names=tuple(signals.signals),
         signal_descriptions=dict(signals.signals),
+        hide_quotes_from_words=signals.model_input.hide_quotes_from_words,
         lexicons=lexicons,
         severity=severity,
         version=files_version("rules", files, root),

@@ -272,16 +272,16 @@ def records_sha256(records: Sequence[Mapping[str, Any]]) -> str:
 def model_texts(
     records: Sequence[Mapping[str, Any]], config: RulesConfig | None = None
 ) -> list[str]:
-    """What the model sees of each record (``model_text``): its subject and body with the
-    e-mail boilerplate that the lexicons of ``config`` (default: the rules in service) mark
-    blanked, as triage blanks it."""
-    from sevtriage.signals import boilerplate_spans
+    """What the model sees of each record (``model_text``): its subject and body with what the
+    rules of ``config`` (default: the rules in service) hide from the model blanked (e-mail
+    boilerplate; quotes after enough words of the customer's own), as triage blanks it."""
+    from sevtriage.signals import hidden_from_model
 
     config = config if config is not None else load_rules()
     texts = []
     for r in records:
         subject, body = str(r.get("subject") or ""), str(r.get("body") or "")
-        blank = boilerplate_spans(model_text(subject, body), config)
+        blank = hidden_from_model(model_text(subject, body), config)
         texts.append(model_text(subject, body, blank))
     return texts
 
@@ -338,7 +338,8 @@ def train_model(
         "params": _jsonable(chosen),
         "seed": seed,
         "input": {
-            "text": "subject, newline, body; e-mail boilerplate (boilerplate_markers) blanked",
+            "text": "subject, newline, body; e-mail boilerplate (boilerplate_markers) blanked, "
+            "and quotes from model_input.hide_quotes_from_words of the customer's own words",
             "rules": config.version,
         },
         "training_data": {

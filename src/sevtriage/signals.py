@@ -10,6 +10,7 @@ only chooses the language of the explanations.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections import deque
@@ -54,8 +55,10 @@ class SignalReport:
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)
     negated: list[Evidence] = field(default_factory=list)
     language: str = "en"
-    # Spans of the ticket's text (subject, newline, body) blanked as e-mail boilerplate.
-    boilerplate: tuple[tuple[int, int], ...] = ()
+    # Spans of the ticket's text (subject, newline, body) the fallback model does not read: the
+    # e-mail boilerplate, and the quoted earlier messages when the customer's own words are
+    # enough (``RulesConfig.hide_quotes_from_words``); see ``hidden_from_model``.
+    hidden_from_model: tuple[tuple[int, int], ...] = ()
 
     def true_signals(self) -> list[str]:
         return [name for name, value in self.facts.items() if value]
@@ -90,7 +93,8 @@ _ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,6});")
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip accents, blank HTML tags and entities; the result has the same length."""
+    """Lower-case, strip accents, carriage returns to spaces, blank HTML tags and entities; the
+    result has the same length."""
     lowered = text.lower()
     if len(lowered) != len(text):  # rare characters whose lower case is longer (e.g. 'İ')
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
@@ -100,6 +104,8 @@ def fold(text: str) -> str:
         for char in set("".join(_NON_ASCII.findall(folded))):
             if (plain := _FOLD.get(ord(char))) is not None:
                 folded = folded.replace(char, plain)
+    if "\r" in folded:  # CRLF line ends (e-mail): "\r" is a space, so "$" and "\n" match alike
+        folded = folded.replace("\r", " ")
     if "<" in folded:
         folded = _TAG.sub(lambda m: " " * len(m.group()), folded)
     if "&" in folded:
@@ -170,7 +176,8 @@ def _blank_both(
     maybe_boilerplate: set[str] | None = None,
     maybe_quote: set[str] | None = None,
 ) -> tuple[str, bytes, list[Span]]:
-    """The boilerplate markers blanked, then the quote markers; the boilerplate's spans."""
+    """The boilerplate markers blanked, then the quote markers; the spans the model does not
+    read (``_hidden``)."""
     folded, after, spans = _blank_marked(
         folded,
         data,
@@ -181,10 +188,34 @@ def _blank_both(
     )
     if after is not data:
         maybe_quote = None  # the gate's answer was for the text before the blanking
-    folded, after, _ = _blank_marked(
+    folded, after, quoted = _blank_marked(
         folded, after, config.quote_markers, config.quote_prefilter, config.quote_gate, maybe_quote
     )
-    return folded, after, spans
+    return folded, after, _hidden(folded, spans, quoted, config)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _hidden(
+    own: str, boilerplate: list[Span], quoted: list[Span], config: RulesConfig
+) -> list[Span]:
+    """What the model does not read: the boilerplate, and the quotes once the customer's own
+    words (``own``: the text with both blanked) reach ``config.hide_quotes_from_words``. A
+    follow-up of a few words ("any update? still happening") keeps the message it quotes."""
+    limit = config.hide_quotes_from_words
+    if not quoted or limit is None:
+        return boilerplate
+    if limit == 0 or any(True for _ in itertools.islice(_WORD.finditer(own), limit - 1, None)):
+        return boilerplate + quoted
+    return boilerplate
+
+
+def hidden_from_model(text: str, config: RulesConfig) -> list[Span]:
+    """The spans of ``text`` (a ticket's subject, newline, body) that the model does not read,
+    as triage finds them (``SignalReport.hidden_from_model``)."""
+    folded = fold(text)
+    return _blank_both(folded, stand_in_bytes(folded), config)[2]
 
 
 def boilerplate_spans(text: str, config: RulesConfig) -> list[Span]:
@@ -253,8 +284,8 @@ def _preceding_clause(folded: str, start: int, lex: Lexicon) -> str:
 
 def _fold_for_scan(original: str, config: RulesConfig) -> tuple[str, bytes, list[Span]]:
     """The folded text with boilerplate and quotes blanked, what RE2 scans of it
-    (``stand_in_bytes``), and the boilerplate's spans. The markers are tried on RE2 first: most
-    tickets quote nothing."""
+    (``stand_in_bytes``), and the spans the model does not read. The markers are tried on RE2
+    first: most tickets quote nothing."""
     folded = fold(original)
     return _blank_both(folded, stand_in_bytes(folded), config)
 
@@ -281,7 +312,7 @@ def extract_signals(
     """
     original = f"{subject}\n{body}" if subject else body
     body_offset = len(subject) + 1 if subject else 0
-    folded, data, boilerplate = scanned if scanned is not None else _fold_for_scan(original, config)
+    folded, data, hidden = scanned if scanned is not None else _fold_for_scan(original, config)
     # Where RE2 finds what Python's re finds (most tickets), exact patterns run on RE2.
     on_re2 = exact_on(folded) if exact is None else exact
     lang = language or detect_language(folded, config.lexicons, data=data if on_re2 else None)
@@ -374,7 +405,7 @@ def extract_signals(
         evidence=evidence,
         negated=negated_all,
         language=lang,
-        boilerplate=tuple(boilerplate),
+        hidden_from_model=tuple(hidden),
     )
 
 

@@ -171,7 +171,9 @@ class Triager:
         from sevtriage.modelfile import model_text
 
         texts = [
-            model_text(batch[i].ticket.subject, batch[i].ticket.body, batch[i].report.boilerplate)
+            model_text(
+                batch[i].ticket.subject, batch[i].ticket.body, batch[i].report.hidden_from_model
+            )
             for i in wanted
         ]
         classes = self.model.classes_
