@@ -214,6 +214,7 @@ def test_shipped_model_loads_is_small_and_has_a_full_card(shipped: SeverityModel
         "data/blind-probe-8.jsonl",
         "data/blind-probe-9.jsonl",
         "data/blind-probe-10.jsonl",
+        "data/blind-probe-11.jsonl",
     }
     assert not evaluation & set(card["training_data"]["files"])
     assert all((REPO / name).is_file() for name in evaluation)
