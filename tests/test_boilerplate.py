@@ -214,6 +214,7 @@ def test_the_boilerplate_gate_and_re2_programs_find_what_python_finds(triager: T
 
 
 LOGS = """2026-03-04T10:01:22Z INFO  api.request method=GET path=/v1/conversations status=200
+[ERROR] 2026-03-04T10:02:11Z http POST /v1/contacts -> 401 unauthorized
 2026-03-04 10:01:22,123 ERROR [main] c.a.WebhookService - delivery failed
 Mar  4 10:01:22 web01 nginx[1234]: upstream timed out while reading response header
 10.0.0.12 - - [04/Mar/2026:10:01:22 +0000] "POST /api/v2/webhooks HTTP/1.1" 504 0 "-"
