@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -187,14 +188,15 @@ class RulesConfig:
     # signals.yaml's model_input.hide_quotes_from_words (see ModelInput).
     hide_quotes_from_words: int | None = None
 
-    @property
+    @cached_property
     def quote_markers(self) -> tuple[re.Pattern[str], ...]:
-        """Every lexicon's quote markers, in the lexicons' order."""
+        """Every lexicon's quote markers, in the lexicons' order (built once: every ticket
+        asks)."""
         return tuple(m for lex in self.lexicons.values() for m in lex.quote_markers)
 
-    @property
+    @cached_property
     def boilerplate_markers(self) -> tuple[re.Pattern[str], ...]:
-        """Every lexicon's boilerplate markers, in the lexicons' order."""
+        """Every lexicon's boilerplate markers, in the lexicons' order (built once)."""
         return tuple(m for lex in self.lexicons.values() for m in lex.boilerplate_markers)
 
 

@@ -34,8 +34,8 @@ MODEL_ENV = "SEVTRIAGE_MODEL"
 
 def model_text(subject: str, body: str, blank: Sequence[tuple[int, int]] = ()) -> str:
     """The text the model sees: subject and body on separate lines, with the ``blank`` spans of
-    that text (the e-mail boilerplate the lexicons mark, ``signals.boilerplate_spans``) turned
-    into spaces."""
+    that text (what the rules hide from the model: ``signals.hidden_from_model``) turned into
+    spaces."""
     text = f"{subject}\n{body}"
     if not blank:
         return text
