@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from sevtriage.config import load_rules
 from sevtriage.modelfile import model_text
-from sevtriage.signals import boilerplate_spans, extract_signals
+from sevtriage.signals import extract_signals, hidden_from_model
 from sevtriage.triage import Triager, load_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def test_a_disclaimer_changes_neither_signals_nor_model(with_model: Triager, foo
 def test_the_disclaimer_alone_is_all_blanked_where_it_names_p1_words(triager: Triager) -> None:
     for footer in (CLASSIC_EN, CLASSIC_ES):
         text = model_text("", footer)
-        seen = model_text("", footer, boilerplate_spans(text, triager.config)).lower()
+        seen = model_text("", footer, hidden_from_model(text, triager.config)).lower()
         for word in ("immediately", "inmediato", "delete", "eliminaci", "lost", "perderse"):
             assert word not in seen
         for word in ("corrupted", "destroyed", "dañarse", "operations", "operaciones", "iphone"):
@@ -123,12 +123,12 @@ def test_footers_written_by_others_keep_the_tickets_severity(with_model: Triager
     ],
 )
 def test_the_customers_own_words_are_not_boilerplate(triager: Triager, text: str) -> None:
-    assert boilerplate_spans(model_text("Problem", text), triager.config) == []
+    assert hidden_from_model(model_text("Problem", text), triager.config) == []
 
 
 def test_a_signature_block_ends_at_the_first_blank_line(triager: Triager) -> None:
     body = "It fails.\n\nThanks,\nAna Ruiz\nIT, Acme\n\nP.S. exports fail too."
-    blanked = model_text("", body, boilerplate_spans(model_text("", body), triager.config))
+    blanked = model_text("", body, hidden_from_model(model_text("", body), triager.config))
     assert "Ana Ruiz" not in blanked and "It fails." in blanked and "exports fail too" in blanked
 
 
@@ -169,13 +169,15 @@ def test_a_broken_boilerplate_marker_is_refused_at_load(tmp_path: Path) -> None:
 
 
 def test_training_texts_are_blanked_as_triage_blanks_them(triager: Triager) -> None:
-    """What the model is trained on is what triage gives it: the same spans blanked."""
+    """What the model is trained on is what triage gives it: the same spans blanked, with a
+    subject and without one (the model's text then starts with the newline)."""
     from sevtriage.model import model_texts
 
     records = [
         {"subject": s, "body": b + footer["text"], "label": "P3"}
         for (s, b, _), footer in zip(TICKETS, FOOTERS[::12], strict=True)
     ]
+    records += [{**r, "subject": ""} for r in records]
     for record, text in zip(records, model_texts(records, triager.config), strict=True):
         report = extract_signals(record["subject"], record["body"], triager.config)
         assert report.hidden_from_model
@@ -227,7 +229,7 @@ def test_pasted_log_lines_are_machine_output(with_model: Triager) -> None:
     """Log lines name api, webhook, error, timed out: none of it may fire a signal or move the
     model (80 INFO lines appended to the blind tickets took session 9's system from 0.913 to
     0.771, through `key_feature` on 'api' and 'webhook')."""
-    spans = boilerplate_spans(model_text("", LOGS), with_model.config)
+    spans = hidden_from_model(model_text("", LOGS), with_model.config)
     seen = model_text("", LOGS, spans)
     assert seen.split() == []
     for subject, body, _ in TICKETS:
@@ -247,7 +249,7 @@ def test_pasted_log_lines_are_machine_output(with_model: Triager) -> None:
     ],
 )
 def test_a_customer_line_that_looks_technical_is_kept(triager: Triager, line: str) -> None:
-    assert boilerplate_spans(model_text("Problem", line), triager.config) == []
+    assert hidden_from_model(model_text("Problem", line), triager.config) == []
 
 
 ACK = (

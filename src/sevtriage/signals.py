@@ -55,9 +55,10 @@ class SignalReport:
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)
     negated: list[Evidence] = field(default_factory=list)
     language: str = "en"
-    # Spans of the ticket's text (subject, newline, body) the fallback model does not read: the
-    # e-mail boilerplate, and the quoted earlier messages when the customer's own words are
-    # enough (``RulesConfig.hide_quotes_from_words``); see ``hidden_from_model``.
+    # Spans of ``modelfile.model_text(subject, body)`` (subject, newline, body: the newline is
+    # there without a subject too) that the fallback model does not read: the e-mail
+    # boilerplate, and the quoted earlier messages when the customer's own words are enough
+    # (``RulesConfig.hide_quotes_from_words``); see ``hidden_from_model``.
     hidden_from_model: tuple[tuple[int, int], ...] = ()
 
     def true_signals(self) -> list[str]:
@@ -206,9 +207,8 @@ def _hidden(
     limit = config.hide_quotes_from_words
     if not quoted or limit is None:
         return boilerplate
-    if limit == 0 or any(True for _ in itertools.islice(_WORD.finditer(own), limit - 1, None)):
-        return boilerplate + quoted
-    return boilerplate
+    enough = limit == 0 or next(itertools.islice(_WORD.finditer(own), limit - 1, None), None)
+    return boilerplate + quoted if enough else boilerplate
 
 
 def hidden_from_model(text: str, config: RulesConfig) -> list[Span]:
@@ -216,19 +216,6 @@ def hidden_from_model(text: str, config: RulesConfig) -> list[Span]:
     as triage finds them (``SignalReport.hidden_from_model``)."""
     folded = fold(text)
     return _blank_both(folded, stand_in_bytes(folded), config)[2]
-
-
-def boilerplate_spans(text: str, config: RulesConfig) -> list[Span]:
-    """Where ``text`` (a ticket's subject, newline, body) holds e-mail boilerplate: the spans
-    the lexicons' ``boilerplate_markers`` blank (the model does not see them either)."""
-    folded = fold(text)
-    return _blank_marked(
-        folded,
-        stand_in_bytes(folded),
-        config.boilerplate_markers,
-        config.boilerplate_prefilter,
-        config.boilerplate_gate,
-    )[2]
 
 
 def _blanked(text: str, spans: list[Span]) -> str:
@@ -405,7 +392,8 @@ def extract_signals(
         evidence=evidence,
         negated=negated_all,
         language=lang,
-        hidden_from_model=tuple(hidden),
+        # ``original`` has no leading newline without a subject; the model's text does.
+        hidden_from_model=tuple(hidden) if subject else tuple((s + 1, e + 1) for s, e in hidden),
     )
 
 
