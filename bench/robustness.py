@@ -8,7 +8,9 @@ Default FILEs: the blind sets 4-10 (evaluation-only, 560 tickets). The perturbat
 e-mail and chat intake does to a ticket: case, accents, line ends, HTML, typos, a missing subject,
 a legal disclaimer, signatures and notices (``tests/fixtures/email_footers.json``, one per ticket
 in turn), pasted log lines, a quoted auto-acknowledgement, another ticket quoted below (an old
-thread), a short follow-up that quotes the ticket, a forward. Each is deterministic (``--seed``).
+thread: quoted with ">", under an Outlook header block, or below "wrote:" without ">"), a
+short follow-up that quotes the ticket, a forward (Gmail's, Outlook's). Each is deterministic
+(``--seed``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,17 @@ QUOTE_HEADER = {
     "en": "\n\nOn Mon, 3 Jun 2024 at 10:12, Ana <ana@example.com> wrote:\n",
     "es": "\n\nEl lun, 3 jun 2024 a las 10:12, Ana <ana@example.com> escribió:\n",
 }
+# Outlook's header block over an earlier message: a reply's, or a forward's (under the
+# "-----Original Message-----" line that Outlook puts over both).
+OUTLOOK_HEADER = {
+    "en": "From: Ana Lopez <ana@example.com>\nSent: Monday, June 3, 2024 10:12 AM\n"
+    "To: Support <support@example.com>\nSubject: {subject}\n\n",
+    "es": "De: Ana López <ana@example.com>\nEnviado el: lunes, 3 de junio de 2024 10:12\n"
+    "Para: Soporte <soporte@example.com>\nAsunto: {subject}\n\n",
+}
+ORIGINAL_MESSAGE = {"en": "-----Original Message-----\n", "es": "-----Mensaje original-----\n"}
+FORWARD_PREFIX = {"en": "FW: ", "es": "RV: "}
+FYI = {"en": "FYI, see below.\n\n", "es": "Para vuestra información, ver abajo.\n\n"}
 FOLLOW_UP = {
     "en": "Any update on this? It's still happening.",
     "es": "¿Alguna novedad? Sigue pasando.",
@@ -105,6 +118,12 @@ def _html(body: str) -> str:
     return f"<html><body><p>{paragraphs}</p></body></html>"
 
 
+def _outlook(ticket: Ticket, lang: str) -> str:
+    """``ticket`` under an Outlook header block, as a reply carries the message it answers."""
+    subject = str(ticket.get("subject") or "")
+    return OUTLOOK_HEADER[lang].format(subject=subject) + str(ticket["body"])
+
+
 def perturbations(footers: list[dict[str, str]]) -> dict[str, Perturbation]:
     """The perturbations by name, "clean" first."""
     return {
@@ -141,6 +160,18 @@ def perturbations(footers: list[dict[str, str]]) -> dict[str, Perturbation]:
         "a short follow-up quoting it": lambda s, b, lang, i, rng, all_: (
             "Re: " + s,
             FOLLOW_UP[lang] + QUOTE_HEADER[lang] + _quoted(b),
+        ),
+        "another ticket under an Outlook header": lambda s, b, lang, i, rng, all_: (
+            "RE: " + s,
+            b + "\n\n" + "_" * 32 + "\n" + _outlook(rng.choice(all_), lang),
+        ),
+        "another ticket below 'wrote:', no '>'": lambda s, b, lang, i, rng, all_: (
+            "Re: " + s,
+            b + QUOTE_HEADER[lang] + str(rng.choice(all_)["body"]),
+        ),
+        "forwarded from Outlook": lambda s, b, lang, i, rng, all_: (
+            FORWARD_PREFIX[lang] + s,
+            FYI[lang] + ORIGINAL_MESSAGE[lang] + OUTLOOK_HEADER[lang].format(subject=s) + b,
         ),
         "forwarded": lambda s, b, lang, i, rng, all_: (
             "Fwd: " + s,
@@ -205,10 +236,10 @@ def main() -> None:
         print()
         return
     print(f"sevtriage robustness: {rows[0]['tickets']} tickets from {len(args.files)} file(s)")
-    print(f"  {'perturbation':32s} {'accuracy':>8s} {'P1 recall':>9s} {'changed':>8s}")
+    print(f"  {'perturbation':40s} {'accuracy':>8s} {'P1 recall':>9s} {'changed':>8s}")
     for row in rows:
         p1 = "-" if row["p1_recall"] is None else f"{row['p1_recall']:.3f}"
-        print(f"  {row['perturbation']:32s} {row['accuracy']:8.3f} {p1:>9s} {row['changed']:8d}")
+        print(f"  {row['perturbation']:40s} {row['accuracy']:8.3f} {p1:>9s} {row['changed']:8d}")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,15 @@ def test_training_is_deterministic_same_predictions_and_file_hash(
     np.testing.assert_array_equal(a.predict_proba(texts), b.predict_proba(texts))
     assert a.card["sha256"] == b.card["sha256"] == file_sha256(tmp_path / "a.joblib")
     assert a.version == f"model-{a.card['sha256'][:12]}"
+    # What else decides the bits, recorded for a rebuild elsewhere: scipy, BLAS, CPU paths.
+    import scipy
+
+    environment = a.card["numeric_environment"]
+    assert environment["scipy_version"] == scipy.__version__
+    assert environment["blas"] and all(
+        entry.startswith("openblas") for entry in environment["blas"]
+    )
+    assert isinstance(environment["numpy_cpu_dispatch"], list)
 
 
 def test_model_file_hash_is_identical_in_another_process(tmp_path: Path) -> None:

@@ -139,9 +139,13 @@ class Lexicon:
     stopword_bytes: frozenset[bytes] = frozenset()
 
 
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+
+
 def _any_of(patterns: Iterable[str]) -> re.Pattern[str] | None:
-    """One multi-line regex matching where any of ``patterns`` does (None for no patterns)."""
-    distinct = dict.fromkeys(patterns)
+    """One multi-line regex matching where any of ``patterns`` does (None for no patterns). Named
+    groups (a marker's "blank") become plain ones: two patterns may name the same group."""
+    distinct = dict.fromkeys(_NAMED_GROUP.sub("(?:", p) for p in patterns)
     if not distinct:
         return None
     return re.compile("|".join(f"(?:{p})" for p in distinct), re.MULTILINE)

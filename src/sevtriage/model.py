@@ -689,6 +689,31 @@ def _strip_for_saving(pipeline: Pipeline) -> None:
         vectorizer.__dict__.pop("_stop_words_id", None)
 
 
+def numeric_environment() -> dict[str, Any]:
+    """What besides the data, the parameters and the library versions decides a model's bits:
+    scipy (the solver), the BLAS builds and the CPU code paths BLAS and numpy dispatch to. The
+    same data and seed give a byte-identical file only where these are the same too (measured:
+    turning off numpy's and OpenBLAS's AVX-512 paths on one machine changed the model)."""
+    import scipy
+    from numpy._core import _multiarray_umath as umath  # type: ignore[attr-defined]
+    from threadpoolctl import threadpool_info
+
+    blas = sorted(
+        {
+            f"{info.get('internal_api')} {info.get('version')} {info.get('architecture')}"
+            for info in threadpool_info()
+            if info.get("user_api") == "blas"
+        }
+    )
+    features = getattr(umath, "__cpu_features__", {})
+    dispatch = getattr(umath, "__cpu_dispatch__", [])
+    return {
+        "scipy_version": scipy.__version__,
+        "blas": blas,
+        "numpy_cpu_dispatch": [name for name in dispatch if features.get(name)],
+    }
+
+
 def save_model(pipeline: Pipeline, card: dict[str, Any], path: Path) -> SeverityModel:
     """Write ``path`` (joblib, compressed) and its card; returns the model as loaded from disk."""
     path = Path(path)
@@ -706,6 +731,7 @@ def save_model(pipeline: Pipeline, card: dict[str, Any], path: Path) -> Severity
             "sklearn_version": sklearn.__version__,
             "numpy_version": np.__version__,
             "python_version": platform.python_version(),
+            "numeric_environment": numeric_environment(),
             "pipeline": describe_pipeline(pipeline),
             **{k: v for k, v in card.items() if k not in {"sha256", "version"}},
             "sha256": sha,

@@ -194,9 +194,17 @@ class ExactProgram:
 
     MAX_REFUSALS = 8
 
-    def __init__(self, pattern: str, guard: str = "", absent: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        pattern: str,
+        guard: str = "",
+        absent: frozenset[str] = frozenset(),
+        group: int = 0,
+    ) -> None:
         self.pattern = pattern
         self.absent = absent
+        # ``spans`` yields this group's span of each match (a marker's "blank"), 0: the match.
+        self.group = group
         self.guard = re.compile(guard.encode("ascii")) if guard else None
         self._whole = re.compile((guard + pattern).encode("ascii")) if guard else None
         self._compiled = re2.compile(pattern)
@@ -214,11 +222,19 @@ class ExactProgram:
         ``exact_program``). RE2 reads the bytes before ``pos`` as context (``\\b``, ``^``)."""
         match, anchor, end = self._raw.Match, self._unanchored, len(data)
         guard = self.guard.match if self.guard is not None else None
+        group = self.group
         pos = refusals = 0
         while pos < end:
-            start, stop = match(anchor, data, pos, end)[0]
+            found = match(anchor, data, pos, end)
+            start, stop = found[0]
             if start < 0:
                 return
+            if group:  # only multi-line markers name a group; they have no guard
+                first, last = found[group]
+                if last > first:
+                    yield first, last
+                pos = stop
+                continue
             if guard is not None and guard(data, start) is None:
                 refusals += 1
                 if refusals == self.MAX_REFUSALS and self._whole is not None:
@@ -390,7 +406,10 @@ def exact_multiline_program(pattern: str) -> ExactProgram | None:
             return None
         if _not_on_re2(parsed.data):
             return None
-        return ExactProgram(f"(?m){pattern}")
+        # A marker that blanks its group named "blank" yields that group's spans; both engines
+        # number groups by their opening parenthesis.
+        group = re.compile(pattern, re.MULTILINE).groupindex.get("blank", 0)
+        return ExactProgram(f"(?m){pattern}", group=group)
     except (re.error, re2.error):
         return None
 

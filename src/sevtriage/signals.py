@@ -158,7 +158,14 @@ def _blank_marked(
                 continue
             folded, data = _blanked(folded, spans), _blanked_bytes(data, spans)
         else:
-            spans = [m.span() for m in marker.finditer(folded) if m.end() > m.start()]
+            # A marker with a group named "blank" blanks that group only (an Outlook forward's
+            # header block, found from the subject's "FW:"), not the whole match.
+            group = "blank" if "blank" in marker.groupindex else 0
+            spans = [
+                (m.start(group), m.end(group))
+                for m in marker.finditer(folded)
+                if m.end(group) > m.start(group)
+            ]
             if not spans:
                 continue
             folded = _blanked(folded, spans)
