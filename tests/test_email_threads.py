@@ -45,6 +45,11 @@ WRAPPED = {
     "es": "El lun, 3 jun 2024 a las 10:12, Ana López del equipo de operaciones (<\n"
     "ana.lopez@example.com>) escribió:\n",
 }
+WRAPPED_BEFORE_WROTE = {
+    "en": "On Wed, 19 Feb 2025 at 22:05, Convoria Status <status@convoria.example.com>\nwrote:\n",
+    "es": "El mié, 19 feb 2025 a las 22:05, Estado Convoria (<estado@convoria.example.es>)\n"
+    "escribió:\n",
+}
 ORIGINAL = {"en": "-----Original Message-----\n", "es": "-----Mensaje original-----\n"}
 FORWARD = {
     "en": "---------- Forwarded message ---------\nFrom: Ana Lopez <ana@example.com>\n"
@@ -110,7 +115,7 @@ def test_an_attribution_without_quote_marks_starts_the_earlier_message(
     triager: Triager, lang: str
 ) -> None:
     """An HTML mail turned into text keeps "On ... wrote:" but loses the '>' marks."""
-    for attribution in (ATTRIBUTION[lang], WRAPPED[lang]):
+    for attribution in (ATTRIBUTION[lang], WRAPPED[lang], WRAPPED_BEFORE_WROTE[lang]):
         body = QUESTION[lang] + "\n\n" + attribution + DOWN[lang]
         assert not _signals(triager, "Re: Platform", body, lang).get("outage"), attribution
 
@@ -198,7 +203,16 @@ def test_thread_markers_on_re2_find_what_python_finds(triager: Triager) -> None:
     config = triager.config
     pieces = [
         line
-        for table in (OUTLOOK, ATTRIBUTION, WRAPPED, ORIGINAL, FORWARD, APPLE_FORWARD, DOWN)
+        for table in (
+            OUTLOOK,
+            ATTRIBUTION,
+            WRAPPED,
+            WRAPPED_BEFORE_WROTE,
+            ORIGINAL,
+            FORWARD,
+            APPLE_FORWARD,
+            DOWN,
+        )
         for text in table.values()
         for line in text.format(subject="Platform").split("\n")
     ]
