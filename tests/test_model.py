@@ -225,6 +225,7 @@ def test_shipped_model_loads_is_small_and_has_a_full_card(shipped: SeverityModel
         "data/blind-probe-10.jsonl",
         "data/blind-probe-11.jsonl",
         "data/blind-probe-12.jsonl",
+        "data/blind-probe-13.jsonl",
     }
     assert not evaluation & set(card["training_data"]["files"])
     assert all((REPO / name).is_file() for name in evaluation)
