@@ -458,3 +458,44 @@ def test_a_question_about_an_incident_that_is_over_is_not_p1(triager: Triager) -
         fired = [r["rule"] for r in result["reasons"] if r["kind"] == "rule"]
         assert not any(rule.startswith("P1.") for rule in fired), (text, fired)
         assert result["signals"].get("resolved") is True
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("WhatsApp and email are coming through fine.", True),
+        ("The mobile app works normally, only the web inbox is affected.", True),
+        ("Everything else is fine.", True),
+        ("WhatsApp is not working at all.", False),
+        ("How does the WhatsApp integration work with templates?", False),
+        ("whatsapp e instagram sí andan bien", True),
+        ("La atención normal por WhatsApp funciona bien.", True),
+        ("El correo sigue llegando sin problema.", True),
+        ("WhatsApp no funciona bien desde ayer.", False),
+    ],
+)
+def test_another_channel_said_to_work(triager: Triager, text: str, expected: bool) -> None:
+    """``other_parts_working``: another channel or part named as working normally; not a
+    channel that fails, nor a question about how one works."""
+    assert extract_signals("", text, triager.config).facts["other_parts_working"] is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "URGENT!!! THE SYSTEM IS DOWN!!! Instagram DMs have stopped arriving in the inbox since last "
+        "night. WhatsApp and email are coming through fine.",
+        "¡CAÍDA TOTAL! El chat de la web no aparece y los clientes no pueden escribirnos por ahí. "
+        "WhatsApp e Instagram sí andan bien.",
+    ],
+)
+def test_an_outage_of_one_channel_while_others_work_is_not_p1(triager: Triager, text: str) -> None:
+    """The spec's P1 is the service fully down; a customer who says the other channels work
+    describes a key feature unavailable, the business going on with limitations (P2). Found in
+    three tickets written blind (sets 12 and 13), where the rules said P1 on the outage words."""
+    result = triager.triage({"id": "t", "body": text})
+    fired = [r["rule"] for r in result["reasons"] if r["kind"] == "rule"]
+    assert result["severity"] == "P2", fired
+    assert "P1.service_down" not in fired
+    alone = triager.triage({"id": "t", "body": text.rsplit(".", 2)[0] + "."})
+    assert alone["severity"] == "P1"  # without the sentence about the other channels
